@@ -1,0 +1,55 @@
+"""Small shared helpers: argument checks, device choice, progress bars that are safe headless."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import torch
+
+HEADLESS_ENV = "SAE_KIT_HEADLESS"
+
+
+def check_positive_int(name: str, value: Any) -> None:
+    """Raise ValueError unless `value` is an int ≥ 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer (≥ 1), got {value!r}")
+
+
+def check_range(name: str, value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> None:
+    """Raise ValueError unless `value` is a finite number in the interval [low, high] (ends open if asked)."""
+    lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        raise ValueError(f"{name} must be a number in {lo}{low}, {high}{hi}, got {value!r}")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """'auto' → the best available device (cuda, then mps, then cpu); anything else is passed to torch.device."""
+    if str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}") from e
+
+
+def is_headless() -> bool:
+    """True in headless runs (papermill, CI): the env var SAE_KIT_HEADLESS is set to a non-empty value other than 0."""
+    return os.environ.get(HEADLESS_ENV, "") not in ("", "0")
+
+
+def progress(total: int, desc: str, enabled: bool = True, initial: int = 0):
+    """A tqdm bar: the notebook widget bar when interactive, plain text when headless (widgets can stall papermill)."""
+    if is_headless():
+        from tqdm.std import tqdm
+        return tqdm(total=total, desc=desc, disable=not enabled, initial=initial, mininterval=5.0)
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, disable=not enabled, initial=initial)

@@ -1,0 +1,91 @@
+"""Plot builders: each takes results and returns a plotly Figure. They never compute, train or show."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from sae_kit.sweep import GridResult
+from sae_kit.train import TrainResult
+
+__all__ = ["plot_feature_frequencies", "plot_training", "plot_grid_heatmaps", "plot_mcs_histogram", "alpha_label"]
+
+
+def alpha_label(a: float) -> str:
+    """Compact label for an L1 coefficient (0.0316 → '0.032')."""
+    return f"{a:.2g}"
+
+
+def plot_feature_frequencies(
+    expected: Sequence[float], observed: Sequence[float], title: str = "How often each feature fires"
+) -> go.Figure:
+    """Activation probability per feature index: the generator's p_i against the frequency in a sample."""
+    idx = list(range(len(expected)))
+    fig = go.Figure([
+        go.Scatter(x=idx, y=list(observed), mode="markers", name="observed frequency", marker=dict(size=4)),
+        go.Scatter(x=idx, y=list(expected), mode="lines", name="p_i = m·λ^i / Σλ^j"),
+    ])
+    fig.update_layout(title=title, xaxis_title="feature index i", yaxis_title="P(feature active)", yaxis_type="log")
+    return fig
+
+
+def plot_training(result: TrainResult, labels: Sequence[str] | None = None, title: str = "Training") -> go.Figure:
+    """MMCS (ground truth → learned), MSE, L1 and L0 against samples seen, one line per instance."""
+    h, hm = result.history, result.mmcs_history
+    n = len(h["mse"][0])
+    labels = list(labels) if labels is not None else [f"instance {i}" for i in range(n)]
+    panels = [("MMCS (truth → learned)", hm, "mmcs"), ("MSE", h, "mse"), ("L1 (before α)", h, "l1"), ("L0", h, "l0")]
+    panels = [p for p in panels if p[1].get(p[2])]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels])
+    for col, (_, hist, key) in enumerate(panels, start=1):
+        for i in range(n):
+            fig.add_trace(
+                go.Scatter(x=hist["samples"], y=[v[i] for v in hist[key]], mode="lines", name=labels[i],
+                           legendgroup=labels[i], showlegend=col == 1, line=dict(color=_colour(i, n))),
+                row=1, col=col,
+            )
+        fig.update_xaxes(title_text="samples", row=1, col=col)
+        if key in ("mse", "l1"):
+            fig.update_yaxes(type="log", row=1, col=col)
+    fig.update_layout(title=title, height=380)
+    return fig
+
+
+def plot_grid_heatmaps(grid: GridResult, title: str = "α × dictionary size") -> go.Figure:
+    """Heatmaps over the grid: MMCS (truth → learned), fraction of dead latents, and MMCS with the next larger dictionary."""
+    xs = [alpha_label(a) for a in grid.alphas]
+    ys = [f"{s}" for s in grid.d_sae_values]
+    panels = []
+    if grid.mmcs is not None:
+        panels.append(("MMCS (truth → learned)", grid.mmcs, ys, dict(zmin=0, zmax=1, colorscale="Viridis")))
+    panels.append(("dead fraction", grid.dead_fraction, ys, dict(zmin=0, zmax=1, colorscale="Reds")))
+    if len(ys) > 1:
+        panels.append(("MMCS with next larger dictionary", grid.dictionary_mmcs, ys[:-1], dict(zmin=0, zmax=1, colorscale="Viridis")))
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels], horizontal_spacing=0.08)
+    for col, (name, z, y, style) in enumerate(panels, start=1):
+        text = [[f"{v:.2f}" for v in row] for row in z.tolist()]
+        bar_x = col / len(panels) - 0.02
+        fig.add_trace(
+            go.Heatmap(z=z.tolist(), x=xs, y=y, text=text, texttemplate="%{text}", textfont=dict(size=8), name=name,
+                       colorbar=dict(x=bar_x, len=0.9, thickness=10), **style),
+            row=1, col=col,
+        )
+        fig.update_xaxes(title_text="α (L1 coefficient)", type="category", row=1, col=col)
+        fig.update_yaxes(title_text="dictionary size", type="category", row=1, col=col)
+    fig.update_layout(title=title, height=420, width=max(900, 420 * len(panels)))
+    return fig
+
+
+def plot_mcs_histogram(values: Sequence[float], title: str = "Per-feature max cosine similarity") -> go.Figure:
+    """Histogram of the per-feature MCS values whose mean is the MMCS."""
+    fig = go.Figure(go.Histogram(x=list(values), xbins=dict(start=0, end=1.0001, size=0.02)))
+    fig.update_layout(title=title, xaxis_title="MCS", yaxis_title="features", bargap=0.05)
+    return fig
+
+
+def _colour(i: int, n: int) -> str:
+    from plotly.colors import sample_colorscale
+
+    return sample_colorscale("Viridis", [0.9 * i / max(1, n - 1)])[0]

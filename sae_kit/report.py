@@ -1,0 +1,129 @@
+"""Headless replication: execute every notebook with papermill and summarise the key figures they write.
+
+    python -m sae_kit.report --profile full --out reports      # what `make replicate` runs
+    python -m sae_kit.report --profile ci --out reports/ci     # the CI profile
+
+Each notebook has a cell tagged `parameters` with `profile`, `results_path` and `cache_dir`; it writes its key
+figures to `results_path` (JSON, beside the executed notebook) through `write_results`. A claim row records a
+published claim, its source, the published figure, ours, and whether it replicated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sae_kit._util import HEADLESS_ENV
+from sae_kit.io import read_json, write_json
+
+__all__ = ["Claim", "write_results", "run_notebooks", "collect_results", "summary_table", "PROFILES", "main"]
+
+PROFILES = ("ci", "quick", "full")
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@dataclass
+class Claim:
+    """One published claim and how our run compares."""
+
+    id: str
+    """Short key, unique within the notebook."""
+    claim: str
+    """The claim in a sentence."""
+    source: str
+    """Where it is published."""
+    published: str
+    """The published figure or statement."""
+    ours: str
+    """Our figure."""
+    replicated: bool
+    """Whether our figure supports the claim (by the criterion stated in the notebook)."""
+
+
+def write_results(path: str | Path, notebook: str, profile: str, claims: list[Claim], figures: dict[str, Any]) -> Path:
+    """Write a notebook's key figures to JSON: {notebook, profile, claims: [...], figures: {...}}."""
+    return write_json(path, {
+        "notebook": notebook, "profile": profile, "claims": [asdict(c) for c in claims], "figures": figures,
+    })
+
+
+def notebooks(directory: Path = NOTEBOOK_DIR, only: list[str] | None = None) -> list[Path]:
+    """The numbered notebooks (NN_name.ipynb) in order, optionally only those whose name starts with one of `only`."""
+    found = sorted(p for p in directory.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        found = [p for p in found if any(p.name.startswith(o) for o in only)]
+        if not found:
+            raise ValueError(f"no notebook in {directory} starts with any of {only}")
+    return found
+
+
+def run_notebooks(out_dir: str | Path, profile: str = "full", timeout: int = 3600, only: list[str] | None = None,
+                  notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
+    """Execute each notebook with papermill into out_dir (headless, a per-cell timeout); returns the executed paths."""
+    import papermill as pm
+
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ[HEADLESS_ENV] = "1"  # the kernel inherits it: no widgets, plain-text progress bars
+    done = []
+    for nb in notebooks(notebook_dir, only):
+        target = out / nb.name
+        params = {
+            "profile": profile,
+            "results_path": str(target.with_suffix(".json")),
+            "cache_dir": str(out / "cache" / nb.stem / profile),
+        }
+        print(f"[sae-kit] {nb.name} ({profile}) → {target}", flush=True)
+        t0 = time.perf_counter()
+        pm.execute_notebook(str(nb), str(target), parameters=params, kernel_name="python3", cwd=str(nb.parent),
+                            execution_timeout=timeout, progress_bar=False, log_output=False)
+        print(f"[sae-kit] {nb.name} done in {time.perf_counter() - t0:.0f} s", flush=True)
+        done.append(target)
+    return done
+
+
+def collect_results(out_dir: str | Path) -> list[dict]:
+    """Read every notebook's results JSON from out_dir, in notebook order."""
+    return [read_json(p) for p in sorted(Path(out_dir).glob("[0-9][0-9]_*.json"))]
+
+
+def summary_table(results: list[dict]) -> str:
+    """A plain-text table: one row per claim (notebook, claim id, published, ours, replicated)."""
+    rows = [("notebook", "claim", "published", "ours", "replicated")]
+    for r in results:
+        for c in r["claims"]:
+            rows.append((r["notebook"], c["id"], c["published"], c["ours"], "yes" if c["replicated"] else "NO"))
+    widths = [min(60, max(len(str(row[i])) for row in rows)) for i in range(5)]
+    lines = ["  ".join(str(v)[:w].ljust(w) for v, w in zip(row, widths)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m sae_kit.report", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", default="full", choices=PROFILES, help="notebook profile (default: full)")
+    ap.add_argument("--out", default="reports", help="where executed notebooks and results go (default: reports)")
+    ap.add_argument("--only", nargs="*", help="run only notebooks whose name starts with these (e.g. 03)")
+    ap.add_argument("--timeout", type=int, default=3600, help="per-cell execution timeout in seconds")
+    ap.add_argument("--summary-only", action="store_true", help="only print the table of existing results")
+    args = ap.parse_args(argv)
+    if not args.summary_only:
+        run_notebooks(args.out, args.profile, args.timeout, args.only)
+    results = collect_results(args.out)
+    print("\nReplicated figures (" + args.out + ")\n" + summary_table(results))
+    write_json(Path(args.out) / "results.json", {r["notebook"]: r for r in results})
+    failed = [c["id"] for r in results for c in r["claims"] if not c["replicated"]]
+    if failed:
+        print(f"\n{len(failed)} claim(s) not replicated in this profile: {', '.join(failed)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The report's grid: L1 coefficient α × dictionary size, one batched run per dictionary size.
+
+Every row (one dictionary size) is a single `train_sae` call whose instance axis holds all the α values, so the
+whole grid is `len(d_sae_values)` batched runs. With `results_dir` each row checkpoints to its own folder: an
+interrupted sweep resumes where it stopped, and finished rows load instead of training again.
+
+Dimension names: `size` dictionary sizes (ascending), `alpha` L1 coefficients, `d_sae`, `feat`, `d`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from sae_kit.metrics import dictionary_mmcs, mcs
+from sae_kit.sae import SAEConfig
+from sae_kit.toy_data import ToyData
+from sae_kit.train import TrainConfig, TrainResult, train_sae
+
+__all__ = ["GridResult", "train_grid", "report_alphas", "report_sizes"]
+
+
+def report_alphas(e_min: int = -8, e_max: int = 8, e_step: int = 1) -> list[float]:
+    """The report's L1 coefficients α = 10^(e/4) for e = e_min…e_max (default −8…8: 0.01 to 100)."""
+    return [10 ** (e / 4) for e in range(e_min, e_max + 1, e_step)]
+
+
+def report_sizes(n_features: int, e_min: int = -2, e_max: int = 5) -> list[int]:
+    """The report's dictionary sizes G·2^e for e = e_min…e_max (default −2…5: 0.25× to 32× the features)."""
+    return [int(n_features * 2.0**e) for e in range(e_min, e_max + 1)]
+
+
+@dataclass
+class GridResult:
+    """Final metrics of an α × dictionary-size grid. Tensors are [size, alpha] unless noted."""
+
+    d_sae_values: list[int]
+    alphas: list[float]
+    mmcs: torch.Tensor | None
+    """Ground truth → learned MMCS (None without a ground truth)."""
+    dead: torch.Tensor
+    """Dead latents (count) on the held-out sample."""
+    dead_fraction: torch.Tensor
+    l0: torch.Tensor
+    mse: torch.Tensor
+    """Held-out reconstruction MSE."""
+    l1: torch.Tensor
+    """Training L1 (configured convention, before α) averaged over the last log window."""
+    fve: torch.Tensor
+    dictionary_mmcs: torch.Tensor
+    """[size − 1, alpha]: MMCS of each dictionary against the next larger one with the same α."""
+    mcs: list[torch.Tensor] | None
+    """Per size: [alpha, feat] best cosine of each ground-truth feature (None without a ground truth)."""
+    runs: list[TrainResult]
+    """The training result of each row (SAE and histories)."""
+    seconds: float
+
+
+def train_grid(
+    data: ToyData | torch.Tensor,
+    d_sae_values: list[int],
+    alphas: list[float],
+    train_cfg: TrainConfig,
+    sae_cfg: SAEConfig | None = None,
+    ground_truth: torch.Tensor | None = None,
+    results_dir: str | Path | None = None,
+) -> GridResult:
+    """Train one row of SAEs per dictionary size (all α in one batched run each) and collect the grid's metrics.
+
+    sae_cfg: a template for everything but d_sae and l1_coeff (default: SAEConfig's defaults). results_dir: resume
+    and keep each row's checkpoint in results_dir/d_sae_<size>.
+    """
+    if not d_sae_values or not alphas:
+        raise ValueError("d_sae_values and alphas must be non-empty lists")
+    sizes = sorted(d_sae_values)
+    if sizes != list(d_sae_values) or len(set(sizes)) != len(sizes):
+        raise ValueError(f"d_sae_values must be distinct and ascending, got {d_sae_values}")
+    d = data.d if isinstance(data, ToyData) else data.shape[-1]
+    template = sae_cfg or SAEConfig(d=d, d_sae=sizes[0])
+    if isinstance(data, ToyData) and ground_truth is None:
+        ground_truth = data.features
+    runs = []
+    for size in sizes:
+        cfg_row = replace(template, d=d, d_sae=size, l1_coeff=list(alphas), n_inst=len(alphas))
+        ckpt = None if results_dir is None else str(Path(results_dir) / f"d_sae_{size}")
+        runs.append(train_sae(data, cfg_row, replace(train_cfg, checkpoint_dir=ckpt), ground_truth=ground_truth))
+
+    def final(key: str) -> torch.Tensor:
+        return torch.tensor([r.final(key) for r in runs])
+
+    dead = final("dead").float()
+    gt = None if ground_truth is None else ground_truth.to(runs[0].sae.dictionary.device)
+    return GridResult(
+        d_sae_values=sizes,
+        alphas=list(alphas),
+        mmcs=None if gt is None else final("mmcs"),
+        dead=dead,
+        dead_fraction=dead / torch.tensor(sizes, dtype=torch.float32)[:, None],
+        l0=final("l0"),
+        mse=final("mse"),
+        l1=torch.tensor([r.history["l1"][-1] for r in runs]),
+        fve=final("fve"),
+        dictionary_mmcs=torch.stack(
+            [torch.as_tensor(dictionary_mmcs(a.sae.dictionary, b.sae.dictionary)) for a, b in zip(runs, runs[1:])]
+        ) if len(runs) > 1 else torch.empty(0, len(alphas)),
+        mcs=None if gt is None else [mcs(gt, r.sae.dictionary).cpu() for r in runs],
+        runs=runs,
+        seconds=sum(r.seconds for r in runs),
+    )

@@ -1,0 +1,333 @@
+"""The one training loop: a row of SAEs (one per L1 coefficient) trained side by side on the same batches.
+
+Data is either a `ToyData` generator (fresh samples every step, as in the report) or a fixed activation tensor
+[n, d] (shuffled minibatches). Every `log_every` steps the loop records MSE, L1, L0 and loss (averaged over the
+window); every `mmcs_every` steps the MMCS against a ground truth when one is known; every `eval_every` steps the
+dead latents and fraction of variance explained on a fixed held-out sample.
+
+Checkpoints (safetensors + JSON) hold the weights, Adam's state, the data generator's state and the history, so a
+run that is interrupted and resumed ends with exactly the numbers of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from sae_kit import io
+from sae_kit._util import check_positive_int, check_range, progress, resolve_device
+from sae_kit.metrics import dead_latents, fraction_variance_explained, mmcs
+from sae_kit.sae import SAE, SAEConfig
+from sae_kit.toy_data import ToyData
+
+__all__ = ["TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config"]
+
+
+@dataclass
+class TrainConfig:
+    """How to train (defaults: the report's replication settings, Adam lr 1e-3, batch 256, 20,000 steps)."""
+
+    steps: int = 20_000
+    """Optimiser steps."""
+    batch_size: int = 256
+    """Samples per step (shared by every instance of the row)."""
+    lr: float = 1e-3
+    """Adam's peak learning rate. > 0."""
+    lr_warmup_steps: int = 0
+    """Linear learning-rate warm-up from 0 over this many steps. ≥ 0."""
+    lr_decay: Literal["constant", "cosine", "linear"] = "constant"
+    """Learning-rate shape after warm-up: constant, or decayed to `lr_final_fraction`·lr at the last step."""
+    lr_final_fraction: float = 0.0
+    """Final learning rate as a fraction of `lr` when decaying, in [0, 1]."""
+    l1_warmup_steps: int = 0
+    """Linear ramp of α from 0 to its value over this many steps (0: the full α from the start). ≥ 0."""
+    log_every: int = 50
+    """Record training losses (averaged over this many steps)."""
+    mmcs_every: int = 100
+    """Record MMCS against the ground truth (cheap: one cosine matrix)."""
+    eval_every: int = 1000
+    """Record dead latents and fraction of variance explained on the held-out sample."""
+    n_eval: int = 2560
+    """Held-out samples for dead latents (the replication: 2,560)."""
+    stop_at_mmcs: float | None = None
+    """Stop early once every instance has MMCS ≥ this (needs a ground truth), in (0, 1]; None: never."""
+    seed: int = 0
+    """Seed of the data stream and the held-out sample."""
+    device: str = "auto"
+    """"auto" (cuda, then mps, then cpu) or a torch device name."""
+    checkpoint_dir: str | None = None
+    """Save checkpoints here and resume from one found here; None: no checkpoints."""
+    checkpoint_every: int = 2000
+    """Steps between checkpoints (a checkpoint is also written at the end and on Ctrl-C)."""
+    progress: bool = True
+    """Show a tqdm progress bar."""
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "log_every", "mmcs_every", "eval_every", "n_eval", "checkpoint_every"):
+            check_positive_int(name, getattr(self, name))
+        check_range("lr", self.lr, 0.0, float("inf"), low_open=True, high_open=True)
+        for name in ("lr_warmup_steps", "l1_warmup_steps"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an integer ≥ 0, got {v!r}")
+        if self.lr_decay not in ("constant", "cosine", "linear"):
+            raise ValueError(f"lr_decay must be 'constant', 'cosine' or 'linear', got {self.lr_decay!r}")
+        check_range("lr_final_fraction", self.lr_final_fraction, 0.0, 1.0)
+        if self.stop_at_mmcs is not None:
+            check_range("stop_at_mmcs", self.stop_at_mmcs, 0.0, 1.0, low_open=True)
+        resolve_device(self.device)
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate used for optimiser step `step` (0-based)."""
+        w = self.lr_warmup_steps
+        if step < w:
+            return self.lr * (step + 1) / w
+        if self.lr_decay == "constant":
+            return self.lr
+        t = (step - w) / max(1, self.steps - 1 - w)
+        f = self.lr_final_fraction
+        shape = 0.5 * (1 + math.cos(math.pi * t)) if self.lr_decay == "cosine" else 1 - t
+        return self.lr * (f + (1 - f) * shape)
+
+    def l1_scale_at(self, step: int) -> float:
+        """Fraction of α applied at step `step`."""
+        return 1.0 if step >= self.l1_warmup_steps else (step + 1) / self.l1_warmup_steps
+
+
+def report_train_config(**overrides) -> TrainConfig:
+    """The report's replication settings: Adam, lr 1e-3 constant, batch 256, 20,000 steps, α from the start."""
+    base = dict(steps=20_000, batch_size=256, lr=1e-3, lr_warmup_steps=0, lr_decay="constant", l1_warmup_steps=0)
+    return TrainConfig(**{**base, **overrides})
+
+
+@dataclass
+class TrainResult:
+    """A trained row of SAEs and what happened during training (lists per logged step; inner lists per instance)."""
+
+    sae: SAE
+    history: dict[str, list] = field(default_factory=dict)
+    """step, samples, seconds, mse, l1, l0, loss every `log_every` steps."""
+    mmcs_history: dict[str, list] = field(default_factory=dict)
+    """step, samples, seconds, mmcs (ground truth → learned) every `mmcs_every` steps."""
+    eval_history: dict[str, list] = field(default_factory=dict)
+    """step, dead (count), fve every `eval_every` steps and at the end."""
+    first_reached: list[int | None] = field(default_factory=list)
+    """Per instance: samples seen when MMCS first reached `stop_at_mmcs` (None if not reached or not asked)."""
+    seconds: float = 0.0
+    """Wall time spent training (summed over resumed parts)."""
+    steps_done: int = 0
+
+    def final(self, key: str) -> list:
+        """Last recorded per-instance value of `key` (from whichever history holds it)."""
+        for h in (self.eval_history, self.mmcs_history, self.history):
+            if h.get(key):
+                return h[key][-1]
+        raise KeyError(f"{key!r} was never recorded; known: {sorted(set(self.history) | set(self.mmcs_history) | set(self.eval_history))}")
+
+
+class _Batches:
+    """Endless minibatches from a ToyData generator or a fixed tensor, reproducible from a torch.Generator."""
+
+    def __init__(self, data: ToyData | torch.Tensor, batch_size: int, generator: torch.Generator) -> None:
+        self.data, self.batch_size, self.g = data, batch_size, generator
+
+    def next(self) -> torch.Tensor:
+        if isinstance(self.data, ToyData):
+            return self.data.sample(self.batch_size, self.g)[0]
+        idx = torch.randint(0, self.data.shape[0], (self.batch_size,), generator=self.g, device=self.g.device)
+        return self.data[idx.to(self.data.device)]
+
+
+@torch.no_grad()
+def evaluate(sae: SAE, x: torch.Tensor, ground_truth: torch.Tensor | None = None) -> dict[str, list]:
+    """Held-out metrics per instance: dead latents (count), FVE, MSE, L0 and, with a ground truth, MMCS."""
+    out = sae(x)
+    res = {
+        "dead": dead_latents(out.codes).sum(dim=-1).tolist(),
+        "fve": fraction_variance_explained(x, out.x_hat).tolist(),
+        "mse": out.mse.tolist(),
+        "l0": out.l0.tolist(),
+    }
+    if ground_truth is not None:
+        res["mmcs"] = mmcs(ground_truth, sae.dictionary).tolist()
+    return res
+
+
+def _append(h: dict[str, list], **kw) -> None:
+    for k, v in kw.items():
+        h.setdefault(k, []).append(v)
+
+
+def train_sae(
+    data: ToyData | torch.Tensor,
+    sae_cfg: SAEConfig,
+    cfg: TrainConfig | None = None,
+    ground_truth: torch.Tensor | None = None,
+    eval_data: torch.Tensor | None = None,
+) -> TrainResult:
+    """Train a row of SAEs on `data`; returns the SAE and its histories.
+
+    data: a ToyData (fresh samples every step; its features are the ground truth unless one is given) or a tensor
+    [n, d]. ground_truth: [feat, d] directions for MMCS. eval_data: held-out [n_eval, d] (default: drawn from data).
+    """
+    cfg = cfg or TrainConfig()
+    device = resolve_device(cfg.device)
+    if isinstance(data, ToyData):
+        if data.device != device:
+            raise ValueError(f"data lives on {data.device} but TrainConfig.device is {device}; make ToyDataConfig.device match")
+        d_data = data.d
+        if ground_truth is None:
+            ground_truth = data.features
+    elif isinstance(data, torch.Tensor):
+        if data.dim() != 2 or data.shape[0] < 1:
+            raise ValueError(f"data must be a ToyData or a tensor [n, d], got shape {tuple(data.shape)}")
+        d_data = data.shape[1]
+    else:
+        raise ValueError(f"data must be a ToyData or a torch.Tensor [n, d], got {type(data).__name__}")
+    if d_data != sae_cfg.d:
+        raise ValueError(f"SAEConfig.d={sae_cfg.d} does not match the data dimension d={d_data}")
+    if ground_truth is not None and ground_truth.shape[-1] != sae_cfg.d:
+        raise ValueError(f"ground_truth has d={ground_truth.shape[-1]}, SAEConfig.d={sae_cfg.d}")
+    if cfg.stop_at_mmcs is not None and ground_truth is None:
+        raise ValueError("stop_at_mmcs needs a ground truth (ToyData or ground_truth=)")
+
+    sae = SAE(sae_cfg).to(device)
+    opt = torch.optim.Adam(sae.parameters(), lr=cfg.lr)
+    g = torch.Generator(device=device).manual_seed(cfg.seed)
+    if eval_data is None:
+        g_eval = torch.Generator(device=device).manual_seed(cfg.seed + 7919)
+        if isinstance(data, ToyData):
+            eval_data = data.sample(cfg.n_eval, g_eval)[0]
+        else:
+            eval_data = data[torch.randperm(data.shape[0], generator=g_eval, device=device)[: cfg.n_eval].to(data.device)]
+    eval_data = eval_data.to(device)
+    gt = ground_truth.to(device) if ground_truth is not None else None
+    res = TrainResult(sae=sae, first_reached=[None] * sae_cfg.n_inst)
+    alpha = sae.l1_coeff.clone()  # [inst] the target α; the buffer holds the ramped value during training
+    start = 0
+    if cfg.checkpoint_dir is not None:
+        start = _resume(Path(cfg.checkpoint_dir), sae, opt, g, res, sae_cfg, cfg)
+    batches = _Batches(data, cfg.batch_size, g)
+    window = torch.zeros(4, sae_cfg.n_inst, device=device)  # mse, l1, l0, loss summed over the log window
+    n_window, t0, seconds0 = 0, time.perf_counter(), res.seconds
+    bar = progress(cfg.steps, "train SAE", enabled=cfg.progress, initial=start)
+
+    def elapsed() -> float:
+        return seconds0 + time.perf_counter() - t0
+
+    def checkpoint(step: int) -> None:
+        res.seconds = elapsed()
+        _save(Path(cfg.checkpoint_dir), step, sae, opt, g, res, sae_cfg, cfg)
+
+    step = start
+    try:
+        while step < cfg.steps:
+            lr = cfg.lr_at(step)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            sae.l1_coeff.copy_(alpha * cfg.l1_scale_at(step))
+            out = sae(batches.next())
+            total = out.loss.sum()
+            if not torch.isfinite(total):
+                raise FloatingPointError(
+                    f"loss became {total.item()} at step {step} (instances {torch.nonzero(~torch.isfinite(out.loss)).flatten().tolist()}); "
+                    f"likely causes: learning rate too high (lr={lr:g}), an extreme l1_coeff, or NaN/inf in the data"
+                )
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            sae.normalize_decoder_()
+            step += 1
+            with torch.no_grad():
+                window += torch.stack([out.mse, out.l1, out.l0, out.loss]).detach()
+            n_window += 1
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                m = (window / n_window).tolist()
+                _append(res.history, step=step, samples=step * cfg.batch_size, seconds=elapsed(), mse=m[0], l1=m[1], l0=m[2], loss=m[3])
+                window.zero_()
+                n_window = 0
+                bar.update(step - bar.n)
+            if gt is not None and (step % cfg.mmcs_every == 0 or step == cfg.steps):
+                values = mmcs(gt, sae.dictionary).tolist()
+                _append(res.mmcs_history, step=step, samples=step * cfg.batch_size, seconds=elapsed(), mmcs=values)
+                if cfg.stop_at_mmcs is not None:
+                    for i, v in enumerate(values):
+                        if res.first_reached[i] is None and v >= cfg.stop_at_mmcs:
+                            res.first_reached[i] = step * cfg.batch_size
+                    if all(r is not None for r in res.first_reached):
+                        break
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                _append(res.eval_history, step=step, **evaluate(sae, eval_data, gt))
+            if cfg.checkpoint_dir is not None and step % cfg.checkpoint_every == 0:
+                checkpoint(step)
+    except KeyboardInterrupt:
+        if cfg.checkpoint_dir is not None:
+            checkpoint(step)
+        raise
+    finally:
+        bar.close()
+    sae.l1_coeff.copy_(alpha)
+    if not res.eval_history.get("step") or res.eval_history["step"][-1] != step:
+        _append(res.eval_history, step=step, **evaluate(sae, eval_data, gt))
+    res.steps_done = step
+    res.seconds = elapsed()
+    if cfg.checkpoint_dir is not None:
+        checkpoint(step)
+    return res
+
+
+def _run_signature(sae_cfg: SAEConfig, cfg: TrainConfig) -> dict:
+    """What must match for a checkpoint to be resumed (everything but bookkeeping fields)."""
+    t = {k: v for k, v in asdict(cfg).items() if k not in ("checkpoint_dir", "checkpoint_every", "progress", "device")}
+    return {"sae": sae_cfg.to_dict(), "train": t}
+
+
+def _save(directory: Path, step: int, sae: SAE, opt: torch.optim.Optimizer, g: torch.Generator, res: TrainResult,
+          sae_cfg: SAEConfig, cfg: TrainConfig) -> None:
+    tensors = {f"sae.{k}": v for k, v in sae.state_dict().items()}
+    names = {id(p): n for n, p in sae.named_parameters()}
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for k, v in opt.state.get(p, {}).items():
+                tensors[f"opt.{names[id(p)]}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    tensors["rng.data"] = g.get_state()
+    meta = {
+        "step": step, "run": _run_signature(sae_cfg, cfg), "seconds": res.seconds, "first_reached": res.first_reached,
+        "history": res.history, "mmcs_history": res.mmcs_history, "eval_history": res.eval_history,
+    }
+    io.save_checkpoint(directory, tensors, meta)
+
+
+def _resume(directory: Path, sae: SAE, opt: torch.optim.Optimizer, g: torch.Generator, res: TrainResult,
+            sae_cfg: SAEConfig, cfg: TrainConfig) -> int:
+    loaded = io.load_checkpoint(directory)
+    if loaded is None:
+        return 0
+    tensors, meta = loaded
+    if io.to_jsonable(meta.get("run")) != io.to_jsonable(_run_signature(sae_cfg, cfg)):
+        raise ValueError(
+            f"the checkpoint in {directory} was made for another configuration "
+            f"({meta.get('run')}); use another checkpoint_dir or delete it"
+        )
+    own = sae.state_dict()
+    for k, v in own.items():
+        t = tensors.get(f"sae.{k}")
+        if t is None or t.shape != v.shape:
+            raise ValueError(f"checkpoint {directory}: tensor sae.{k} is {'missing' if t is None else tuple(t.shape)}, expected {tuple(v.shape)}")
+    sae.load_state_dict({k: tensors[f"sae.{k}"] for k in own})
+    for n, p in sae.named_parameters():
+        # Adam keeps its step counter on the CPU; moments live with the parameter
+        state = {k.split(".")[-1]: (v if k.endswith(".step") else v.to(p.device))
+                 for k, v in tensors.items() if k.startswith(f"opt.{n}.")}
+        if state:
+            opt.state[p] = state
+    g.set_state(tensors["rng.data"])
+    res.history, res.mmcs_history, res.eval_history = meta["history"], meta["mmcs_history"], meta["eval_history"]
+    res.first_reached = meta["first_reached"]
+    res.seconds = meta["seconds"]
+    return int(meta["step"])
