@@ -42,7 +42,7 @@ notebooks-ci: $(STAMP)
 test: lint unit notebooks-ci
 
 replicate: $(STAMP)
-	$(BIN)/python -m sae_kit.report --profile $(PROFILE) --out reports --timeout $(NB_TIMEOUT)
+	$(BIN)/python -m sae_kit --profile $(PROFILE) --out reports --timeout $(NB_TIMEOUT)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -6,25 +6,34 @@
     sk.mmcs(data.features, result.sae.dictionary[0])
 """
 
+from sae_kit import claims, plots, report
 from sae_kit._util import is_headless, resolve_device
+from sae_kit.claims import sae_training_claims
 from sae_kit.io import load_checkpoint, read_json, save_checkpoint, write_json
 from sae_kit.metrics import (
-    cosine_matrix, dead_latents, dictionary_mmcs, fraction_variance_explained, l0, mcs, mmcs,
-    mmcs_learned_to_truth, mmcs_truth_to_learned,
+    cosine_matrix,
+    dead_latents,
+    dictionary_mmcs,
+    fraction_variance_explained,
+    l0,
+    mcs,
+    mmcs,
+    mmcs_learned_to_truth,
+    mmcs_truth_to_learned,
 )
 from sae_kit.sae import SAE, SAEConfig, SAEOutput
-from sae_kit.toy_data import ToyData, ToyDataConfig, activation_probabilities
+from sae_kit.sweep import GridResult, goldilocks_zone, report_alphas, report_sizes, train_grid
+from sae_kit.toy_data import ToyData, ToyDataConfig, activation_probabilities, toy_data_stats
 from sae_kit.train import TrainConfig, TrainResult, evaluate, report_train_config, train_sae
-from sae_kit.sweep import GridResult, report_alphas, report_sizes, train_grid
-from sae_kit import plots, report
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ToyData", "ToyDataConfig", "activation_probabilities",
+    "ToyData", "ToyDataConfig", "activation_probabilities", "toy_data_stats",
     "SAE", "SAEConfig", "SAEOutput",
     "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config",
-    "GridResult", "train_grid", "report_alphas", "report_sizes", "plots", "report",
+    "GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone", "plots", "report", "claims",
+    "sae_training_claims",
     "cosine_matrix", "mcs", "mmcs", "mmcs_truth_to_learned", "mmcs_learned_to_truth", "dead_latents", "l0",
     "fraction_variance_explained", "dictionary_mmcs",
     "save_checkpoint", "load_checkpoint", "read_json", "write_json",

@@ -1,7 +1,7 @@
 """Headless replication: execute every notebook with papermill and summarise the key figures they write.
 
-    python -m sae_kit.report --profile full --out reports      # what `make replicate` runs
-    python -m sae_kit.report --profile ci --out reports/ci     # the CI profile
+    python -m sae_kit --profile full --out reports      # what `make replicate` runs
+    python -m sae_kit --profile ci --out reports/ci     # the CI profile
 
 Each notebook has a cell tagged `parameters` with `profile`, `results_path` and `cache_dir`; it writes its key
 figures to `results_path` (JSON, beside the executed notebook) through `write_results`. A claim row records a
@@ -107,7 +107,7 @@ def summary_table(results: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sae_kit.report", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m sae_kit", description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="full", choices=PROFILES, help="notebook profile (default: full)")
     ap.add_argument("--out", default="reports", help="where executed notebooks and results go (default: reports)")
     ap.add_argument("--only", nargs="*", help="run only notebooks whose name starts with these (e.g. 03)")

@@ -21,8 +21,9 @@ same batch: the encoder of all of them is then one matrix product.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, Sequence
+from typing import Literal, NamedTuple
 
 import torch
 from torch import nn
@@ -119,18 +120,18 @@ class SAE(nn.Module):
         self.cfg = cfg
         n, k, d = cfg.n_inst, cfg.d_sae, cfg.d
         g = torch.Generator().manual_seed(cfg.seed)
-        W_dec = torch.empty(n, k, d)
-        for i in range(n):
+        W_dec, W_enc, b_enc = torch.empty(n, k, d), torch.empty(n, k, d), torch.zeros(n, k)
+        for i in range(n):  # instance by instance, so instance i's init does not depend on n_inst
             if cfg.decoder_init == "orthogonal":
                 nn.init.orthogonal_(W_dec[i], generator=g)
             else:
                 W_dec[i] = torch.randn(k, d, generator=g)
-        W_dec /= W_dec.norm(dim=-1, keepdim=True)
-        if cfg.encoder_init == "transpose":
-            W_enc = cfg.encoder_scale * W_dec.clone()
-        else:  # nn.Linear's default: U(−1/√d, 1/√d)
-            W_enc = (torch.rand(n, k, d, generator=g) * 2 - 1) / d**0.5
-        b_enc = (torch.rand(n, k, generator=g) * 2 - 1) / d**0.5 if cfg.encoder_init == "kaiming" else torch.zeros(n, k)
+            W_dec[i] /= W_dec[i].norm(dim=-1, keepdim=True)
+            if cfg.encoder_init == "transpose":
+                W_enc[i] = cfg.encoder_scale * W_dec[i]
+            else:  # nn.Linear's default: U(−1/√d, 1/√d) for weight and bias
+                W_enc[i] = (torch.rand(k, d, generator=g) * 2 - 1) / d**0.5
+                b_enc[i] = (torch.rand(k, generator=g) * 2 - 1) / d**0.5
         self.W_enc = nn.Parameter(W_enc)  # [inst, d_sae, d] encoder rows
         self.b_enc = nn.Parameter(b_enc)  # [inst, d_sae]
         self.W_dec = nn.Parameter(W_dec)  # [inst, d_sae, d] dictionary elements, unit rows

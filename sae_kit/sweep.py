@@ -19,7 +19,7 @@ from sae_kit.sae import SAEConfig
 from sae_kit.toy_data import ToyData
 from sae_kit.train import TrainConfig, TrainResult, train_sae
 
-__all__ = ["GridResult", "train_grid", "report_alphas", "report_sizes"]
+__all__ = ["GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone"]
 
 
 def report_alphas(e_min: int = -8, e_max: int = 8, e_step: int = 1) -> list[float]:
@@ -109,3 +109,29 @@ def train_grid(
         runs=runs,
         seconds=sum(r.seconds for r in runs),
     )
+
+
+def goldilocks_zone(grid: GridResult, threshold: float = 0.95) -> dict:
+    """Where the grid's MMCS (truth → learned) reaches `threshold`: per size, the α range inside the zone.
+
+    Returns {"threshold", "cells": [[d_sae, α, mmcs], …], "by_size": {d_sae: [α_min, α_max]}, "best": [d_sae, α, mmcs],
+    "summary": a sentence}.
+    """
+    if grid.mmcs is None:
+        raise ValueError("goldilocks_zone needs a grid trained with a ground truth (grid.mmcs is None)")
+    m = grid.mmcs
+    cells = [[s, a, float(m[i, j])] for i, s in enumerate(grid.d_sae_values) for j, a in enumerate(grid.alphas)
+             if m[i, j] >= threshold]
+    by_size: dict[int, list[float]] = {}
+    for s, a, _ in cells:
+        lo, hi = by_size.get(s, [a, a])
+        by_size[s] = [min(lo, a), max(hi, a)]
+    i, j = divmod(int(m.argmax()), m.shape[1])
+    best = [grid.d_sae_values[i], grid.alphas[j], float(m[i, j])]
+    if cells:
+        parts = [f"d_sae={s}: α {lo:.2g}–{hi:.2g}" for s, (lo, hi) in by_size.items()]
+        summary = f"MMCS ≥ {threshold} in {len(cells)} of {m.numel()} cells — " + "; ".join(parts)
+    else:
+        summary = f"no cell reaches MMCS ≥ {threshold}"
+    summary += f". Best: MMCS {best[2]:.3f} at d_sae={best[0]}, α={best[1]:.2g}."
+    return {"threshold": threshold, "cells": cells, "by_size": by_size, "best": best, "summary": summary}

@@ -22,7 +22,7 @@ import torch
 
 from sae_kit._util import check_positive_int, check_range, resolve_device
 
-__all__ = ["ToyDataConfig", "ToyData"]
+__all__ = ["ToyDataConfig", "ToyData", "activation_probabilities", "toy_data_stats"]
 
 
 @dataclass
@@ -43,7 +43,7 @@ class ToyDataConfig:
     """Per-feature coefficient scale s_i = magnitude_decay^i, in (0, 1] (1 = all features on the same scale)."""
     seed: int = 0
     """Seed for the feature directions and the correlation matrix (samples take their own generator)."""
-    device: str = "cpu"
+    device: str = "auto"
     """Where the features live and samples are made: "cpu", "cuda", … or "auto" (the best available)."""
 
     def __post_init__(self) -> None:
@@ -57,10 +57,10 @@ class ToyDataConfig:
         p_max = float(activation_probabilities(self.n_features, self.avg_active, self.decay).max())
         limit = 0.5 if self.correlated else 1.0
         if p_max > limit:
+            where = " in the correlated variant, where it is doubled" if self.correlated else ""
             raise ValueError(
                 f"avg_active={self.avg_active} with decay={self.decay} gives the first feature probability "
-                f"{p_max:.3f} > {limit} (the largest allowed{' in the correlated variant, where it is doubled' if self.correlated else ''}); "
-                f"lower avg_active or raise decay towards 1"
+                f"{p_max:.3f} > {limit} (the largest allowed{where}); lower avg_active or raise decay towards 1"
             )
 
 
@@ -123,3 +123,20 @@ class ToyData:
 
     def __repr__(self) -> str:
         return f"ToyData({self.cfg})"
+
+
+def toy_data_stats(data: ToyData, n_samples: int = 20_000, seed: int = 0) -> dict[str, object]:
+    """Empirical statistics of a sample: mean active count, mean active coefficient, per-feature frequencies.
+
+    Returns {"mean_active", "mean_coefficient", "observed_frequency" [feat], "expected_frequency" [feat]}.
+    """
+    check_positive_int("n_samples", n_samples)
+    g = torch.Generator(device=data.device).manual_seed(seed)
+    c = data.sample_coefficients(n_samples, g)
+    active = c > 0
+    return {
+        "mean_active": active.sum(dim=1).float().mean().item(),
+        "mean_coefficient": (c[active] / data.scales.expand_as(c)[active]).mean().item(),
+        "observed_frequency": active.float().mean(dim=0).cpu().tolist(),
+        "expected_frequency": data.probabilities.cpu().tolist(),
+    }

@@ -210,19 +210,24 @@ def train_sae(
     res = TrainResult(sae=sae, first_reached=[None] * sae_cfg.n_inst)
     alpha = sae.l1_coeff.clone()  # [inst] the target α; the buffer holds the ramped value during training
     start = 0
-    if cfg.checkpoint_dir is not None:
-        start = _resume(Path(cfg.checkpoint_dir), sae, opt, g, res, sae_cfg, cfg)
-    batches = _Batches(data, cfg.batch_size, g)
     window = torch.zeros(4, sae_cfg.n_inst, device=device)  # mse, l1, l0, loss summed over the log window
-    n_window, t0, seconds0 = 0, time.perf_counter(), res.seconds
+    n_window = 0
+    if cfg.checkpoint_dir is not None:
+        start, n_window, finished = _resume(Path(cfg.checkpoint_dir), sae, opt, g, res, sae_cfg, cfg, window)
+        if finished:  # a finished run loads instead of training again
+            sae.l1_coeff.copy_(alpha)
+            res.steps_done = start
+            return res
+    batches = _Batches(data, cfg.batch_size, g)
+    t0, seconds0 = time.perf_counter(), res.seconds
     bar = progress(cfg.steps, "train SAE", enabled=cfg.progress, initial=start)
 
     def elapsed() -> float:
         return seconds0 + time.perf_counter() - t0
 
-    def checkpoint(step: int) -> None:
+    def checkpoint(step: int, finished: bool = False) -> None:
         res.seconds = elapsed()
-        _save(Path(cfg.checkpoint_dir), step, sae, opt, g, res, sae_cfg, cfg)
+        _save(Path(cfg.checkpoint_dir), step, sae, opt, g, res, sae_cfg, cfg, window, n_window, finished)
 
     step = start
     try:
@@ -277,7 +282,7 @@ def train_sae(
     res.steps_done = step
     res.seconds = elapsed()
     if cfg.checkpoint_dir is not None:
-        checkpoint(step)
+        checkpoint(step, finished=True)
     return res
 
 
@@ -288,7 +293,7 @@ def _run_signature(sae_cfg: SAEConfig, cfg: TrainConfig) -> dict:
 
 
 def _save(directory: Path, step: int, sae: SAE, opt: torch.optim.Optimizer, g: torch.Generator, res: TrainResult,
-          sae_cfg: SAEConfig, cfg: TrainConfig) -> None:
+          sae_cfg: SAEConfig, cfg: TrainConfig, window: torch.Tensor, n_window: int, finished: bool) -> None:
     tensors = {f"sae.{k}": v for k, v in sae.state_dict().items()}
     names = {id(p): n for n, p in sae.named_parameters()}
     for group in opt.param_groups:
@@ -296,18 +301,21 @@ def _save(directory: Path, step: int, sae: SAE, opt: torch.optim.Optimizer, g: t
             for k, v in opt.state.get(p, {}).items():
                 tensors[f"opt.{names[id(p)]}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
     tensors["rng.data"] = g.get_state()
+    tensors["log.window"] = window
     meta = {
-        "step": step, "run": _run_signature(sae_cfg, cfg), "seconds": res.seconds, "first_reached": res.first_reached,
+        "step": step, "n_window": n_window, "finished": finished, "run": _run_signature(sae_cfg, cfg),
+        "seconds": res.seconds, "first_reached": res.first_reached,
         "history": res.history, "mmcs_history": res.mmcs_history, "eval_history": res.eval_history,
     }
     io.save_checkpoint(directory, tensors, meta)
 
 
 def _resume(directory: Path, sae: SAE, opt: torch.optim.Optimizer, g: torch.Generator, res: TrainResult,
-            sae_cfg: SAEConfig, cfg: TrainConfig) -> int:
+            sae_cfg: SAEConfig, cfg: TrainConfig, window: torch.Tensor) -> tuple[int, int, bool]:
+    """Load a checkpoint into the live objects; returns (step, steps in the open log window, whether it finished)."""
     loaded = io.load_checkpoint(directory)
     if loaded is None:
-        return 0
+        return 0, 0, False
     tensors, meta = loaded
     if io.to_jsonable(meta.get("run")) != io.to_jsonable(_run_signature(sae_cfg, cfg)):
         raise ValueError(
@@ -318,7 +326,8 @@ def _resume(directory: Path, sae: SAE, opt: torch.optim.Optimizer, g: torch.Gene
     for k, v in own.items():
         t = tensors.get(f"sae.{k}")
         if t is None or t.shape != v.shape:
-            raise ValueError(f"checkpoint {directory}: tensor sae.{k} is {'missing' if t is None else tuple(t.shape)}, expected {tuple(v.shape)}")
+            found = "missing" if t is None else tuple(t.shape)
+            raise ValueError(f"checkpoint {directory}: tensor sae.{k} is {found}, expected {tuple(v.shape)}")
     sae.load_state_dict({k: tensors[f"sae.{k}"] for k in own})
     for n, p in sae.named_parameters():
         # Adam keeps its step counter on the CPU; moments live with the parameter
@@ -330,4 +339,5 @@ def _resume(directory: Path, sae: SAE, opt: torch.optim.Optimizer, g: torch.Gene
     res.history, res.mmcs_history, res.eval_history = meta["history"], meta["mmcs_history"], meta["eval_history"]
     res.first_reached = meta["first_reached"]
     res.seconds = meta["seconds"]
-    return int(meta["step"])
+    window.copy_(tensors["log.window"])
+    return int(meta["step"]), int(meta["n_window"]), bool(meta["finished"])

@@ -1,0 +1,416 @@
+"""CPU training benchmarks for sae_kit, every figure a ratio against a reference measured in the same process.
+
+Run:  make bench                                     (everything, full sizes; minutes)
+      python benchmarks/bench_train.py --quick       (smoke test in well under a minute; its numbers mean nothing)
+      python benchmarks/bench_train.py --section 2 --threads 4 --json bench.json
+
+Sections (all on the CPU, float32):
+1. matmul   The machine's GEMM rate, the ceiling: torch.mm of [d, d] by [d, N] (d=256, N=4096 by default, the shape
+            of a row of 8 encoders of 512 latents), reported in GFLOP/s.
+2. step     Per-step training speed of `sk.SAE` (n_inst=1, driven as `train_sae` drives it: forward, loss.sum()
+            backward, Adam step, normalize_decoder_) against the plainest PyTorch SAE written below (`ReferenceSAE`),
+            both starting from the same weights and fed the same pre-generated toy batches (data generation is not
+            timed). Samples/s of each, the ratio ours/reference, and each as a fraction of the matmul rate, counting
+            5 matmuls of 2·batch·d·d_sae FLOPs per step (encoder forward, decoder forward, decoder grad wrt codes,
+            decoder weight grad, encoder weight grad).
+3. row      K SAEs (one per L1 coefficient) trained as one `sk.SAE` with n_inst=K against K separate n_inst=1 SAEs
+            stepped one after the other in a Python loop on the same batches: samples·instances/s and the ratio.
+4. mmcs     Wall seconds and samples until MMCS(truth → learned) ≥ 0.99 on the default toy data, with the report's
+            settings (`sk.report_train_config`, kaiming encoder, orthogonal decoder) against the kit's current
+            defaults (`sk.TrainConfig()`, `sk.SAEConfig` defaults): `sk.train_sae` end to end, data generation and
+            MMCS checks included. Options --d-sae, --l1-coeff, --steps.
+
+Timing: warm-up steps first, then `time.perf_counter` around a block of steps, repeated; the median repeat counts.
+Competing runs are interleaved (A B A B …) so that load from other processes hits both alike. Seeds come from
+explicit torch.Generators; nothing seeds torch's global generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+import sae_kit as sk
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every size, step count and repeat count of the benchmark (FULL below; QUICK for the smoke test)."""
+
+    d: int = 256  # data dimension (the default toy data's)
+    batch: int = 256  # samples per step
+    lr: float = 1e-3  # Adam's learning rate in sections 2 and 3
+    warmup: int = 10  # untimed steps before timing
+    repeats: int = 5  # timed repeats; the median counts
+    mm_n: int = 4096  # section 1: [d, d] @ [d, mm_n]
+    mm_inner: int = 40  # matmuls per timed repeat
+    step_d_sae: tuple[int, ...] = (512, 1024)  # section 2: dictionary sizes
+    step_l1: float = 0.1
+    step_steps: int = 50  # steps per timed repeat
+    n_batches: int = 64  # pre-generated toy batches, cycled through
+    row_k: int = 8  # section 3: SAEs in the row (one per L1 coefficient)
+    row_d_sae: int = 512
+    row_steps: int = 30
+    mmcs_d_sae: int = 1024  # section 4: D
+    mmcs_l1: float = 0.1  # section 4: A
+    mmcs_steps: int = 20_000  # section 4: S
+    mmcs_target: float = 0.99
+    mmcs_repeats: int = 1  # whole training runs per configuration (samples are seeded, only seconds vary)
+    mmcs_warmup_steps: int = 50
+
+
+FULL = Settings()
+QUICK = dataclasses.replace(
+    FULL, warmup=2, repeats=2, mm_n=1024, mm_inner=5, step_d_sae=(64, 128), step_steps=5, n_batches=4,
+    row_k=3, row_d_sae=64, row_steps=5, mmcs_d_sae=128, mmcs_steps=20, mmcs_warmup_steps=5,
+)
+SECTIONS = {"1": "matmul", "2": "step", "3": "row", "4": "mmcs"}
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def median_seconds(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median wall seconds of each callable over `repeats`, the callables interleaved within every repeat."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def toy_batches(s: Settings, n: int, seed: int) -> list[torch.Tensor]:
+    """`n` fresh batches [batch, d] of the default-shaped toy data (G = 2d features), made before any timing."""
+    data = sk.ToyData(sk.ToyDataConfig(d=s.d, n_features=2 * s.d))
+    g = torch.Generator().manual_seed(seed)
+    return [data.sample(s.batch, g)[0] for _ in range(n)]
+
+
+class Stepper:
+    """Calls `step(x)` on the pre-generated batches in turn: `stepper(n)` runs n optimiser steps."""
+
+    def __init__(self, step: Callable[[torch.Tensor], None], batches: list[torch.Tensor]) -> None:
+        self.step, self.batches, self.i = step, batches, 0
+
+    def __call__(self, n: int) -> None:
+        for _ in range(n):
+            self.step(self.batches[self.i % len(self.batches)])
+            self.i += 1
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def fmt_ratio(r: float | None) -> str:
+    return "n/a" if r is None else f"{r:.2f}×"
+
+
+# ---------------------------------------------------------------------------------------------------- the reference
+
+
+class ReferenceSAE(nn.Module):
+    """The most straightforward single SAE: Linear encoder with bias, ReLU, decoder [d, d_sae] without bias.
+
+    loss = MSE + α · mean |c|  (the kit's "mean" L1 convention); decoder columns are renormalised after each step.
+    """
+
+    def __init__(self, d: int, d_sae: int, l1_coeff: float, generator: torch.Generator) -> None:
+        super().__init__()
+        self.l1_coeff = l1_coeff
+        self.encoder = nn.utils.skip_init(nn.Linear, d, d_sae)  # initialised below from our own generator
+        bound = 1 / d**0.5
+        with torch.no_grad():
+            self.encoder.weight.uniform_(-bound, bound, generator=generator)
+            self.encoder.bias.uniform_(-bound, bound, generator=generator)
+        self.W_dec = nn.Parameter(torch.randn(d, d_sae, generator=generator))
+        self.normalize_decoder_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = torch.relu(self.encoder(x))
+        x_hat = c @ self.W_dec.T
+        return (x_hat - x).pow(2).mean() + self.l1_coeff * c.abs().mean()
+
+    @torch.no_grad()
+    def normalize_decoder_(self) -> None:
+        self.W_dec /= self.W_dec.norm(dim=0, keepdim=True)
+
+    @torch.no_grad()
+    def copy_from_kit_(self, sae: sk.SAE) -> ReferenceSAE:
+        """Take the weights of instance 0 of `sae` (so both start alike and do the same work)."""
+        self.encoder.weight.copy_(sae.W_enc[0])
+        self.encoder.bias.copy_(sae.b_enc[0])
+        self.W_dec.copy_(sae.W_dec[0].T)
+        return self
+
+
+def reference_step(model: ReferenceSAE, opt: torch.optim.Optimizer) -> Callable[[torch.Tensor], None]:
+    def step(x: torch.Tensor) -> None:
+        loss = model(x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        model.normalize_decoder_()
+
+    return step
+
+
+def kit_step(sae: sk.SAE, opt: torch.optim.Optimizer) -> Callable[[torch.Tensor], None]:
+    """One step exactly as `sk.train_sae` drives the SAE (without its logging and NaN check)."""
+
+    def step(x: torch.Tensor) -> None:
+        out = sae(x)
+        opt.zero_grad(set_to_none=True)
+        out.loss.sum().backward()
+        opt.step()
+        sae.normalize_decoder_()
+
+    return step
+
+
+# ---------------------------------------------------------------------------------------------------- 1. matmul
+
+
+_matmul_cache: dict[str, float] = {}
+
+
+def matmul_gflops(s: Settings) -> float:
+    """GFLOP/s of torch.mm([d, d], [d, mm_n]) in float32 (measured once per process)."""
+    if "gflops" not in _matmul_cache:
+        g = torch.Generator().manual_seed(1)
+        a, b = torch.randn(s.d, s.d, generator=g), torch.randn(s.d, s.mm_n, generator=g)
+
+        def run() -> None:
+            for _ in range(s.mm_inner):
+                torch.mm(a, b)
+
+        for _ in range(max(1, s.warmup // 2)):
+            run()
+        sec = median_seconds({"mm": run}, s.repeats)["mm"]
+        _matmul_cache["gflops"] = 2 * s.d * s.d * s.mm_n * s.mm_inner / sec / 1e9
+    return _matmul_cache["gflops"]
+
+
+def section_matmul(s: Settings) -> dict:
+    rate = matmul_gflops(s)
+    print(f"torch.mm [{s.d}×{s.d}] @ [{s.d}×{s.mm_n}] float32: {rate:.1f} GFLOP/s (the ceiling for sections 2-3)")
+    return {"shape": [s.d, s.d, s.mm_n], "gflops": rate}
+
+
+# ---------------------------------------------------------------------------------------------------- 2. step
+
+
+def flops_per_sample(d: int, d_sae: int) -> int:
+    """5 matmuls of 2·d·d_sae per sample: encoder fwd, decoder fwd, decoder grad wrt codes, decoder and encoder weight grads."""
+    return 5 * 2 * d * d_sae
+
+
+def section_step(s: Settings) -> dict:
+    rate = matmul_gflops(s)
+    batches = toy_batches(s, s.n_batches, seed=2)
+    rows = []
+    print(f"{s.step_steps} steps × {s.repeats} repeats, batch {s.batch}, d={s.d}, matmul ceiling {rate:.1f} GFLOP/s")
+    print(f"{'d_sae':>6} {'reference/s':>12} {'ours/s':>10} {'ours/ref':>9} {'ref/ceil':>9} {'ours/ceil':>10}")
+    for d_sae in s.step_d_sae:
+        sae = sk.SAE(sk.SAEConfig(d=s.d, d_sae=d_sae, l1_coeff=s.step_l1, seed=3))
+        ref = ReferenceSAE(s.d, d_sae, s.step_l1, torch.Generator().manual_seed(3)).copy_from_kit_(sae)
+        with torch.no_grad():  # same weights, same loss: the two do the same arithmetic
+            ours_loss, ref_loss = sae(batches[0]).loss.item(), ref(batches[0]).item()
+        if abs(ours_loss - ref_loss) > 1e-4 * max(1.0, abs(ref_loss)):
+            raise AssertionError(f"d_sae={d_sae}: reference loss {ref_loss} ≠ sae_kit loss {ours_loss}")
+        steppers = {
+            "reference": Stepper(reference_step(ref, torch.optim.Adam(ref.parameters(), lr=s.lr)), batches),
+            "ours": Stepper(kit_step(sae, torch.optim.Adam(sae.parameters(), lr=s.lr)), batches),
+        }
+        for stepper in steppers.values():
+            stepper(s.warmup)
+        sec = median_seconds({k: (lambda st=st: st(s.step_steps)) for k, st in steppers.items()}, s.repeats)
+        per_s = {k: s.step_steps * s.batch / v for k, v in sec.items()}
+        ceil = {k: v * flops_per_sample(s.d, d_sae) / (rate * 1e9) for k, v in per_s.items()}
+        row = {
+            "d_sae": d_sae, "reference_samples_per_s": per_s["reference"], "ours_samples_per_s": per_s["ours"],
+            "ours_over_reference": ratio(per_s["ours"], per_s["reference"]),
+            "reference_fraction_of_matmul": ceil["reference"], "ours_fraction_of_matmul": ceil["ours"],
+        }
+        rows.append(row)
+        print(f"{d_sae:>6} {per_s['reference']:>12.0f} {per_s['ours']:>10.0f} {fmt_ratio(row['ours_over_reference']):>9} "
+              f"{ceil['reference']:>9.1%} {ceil['ours']:>10.1%}")
+    return {"steps": s.step_steps, "batch": s.batch, "d": s.d, "matmul_gflops": rate, "rows": rows}
+
+
+# ---------------------------------------------------------------------------------------------------- 3. row
+
+
+def section_row(s: Settings) -> dict:
+    rate = matmul_gflops(s)
+    k, d_sae = s.row_k, s.row_d_sae
+    alphas = torch.logspace(-2, -0.5, k).tolist()  # α from 0.01 to 0.32
+    batches = toy_batches(s, s.n_batches, seed=4)
+    row = sk.SAE(sk.SAEConfig(d=s.d, d_sae=d_sae, l1_coeff=alphas, seed=5))
+    singles = [sk.SAE(sk.SAEConfig(d=s.d, d_sae=d_sae, l1_coeff=a, seed=5 + i)) for i, a in enumerate(alphas)]
+    single_steps = [kit_step(m, torch.optim.Adam(m.parameters(), lr=s.lr)) for m in singles]
+
+    def one_by_one(x: torch.Tensor) -> None:
+        for step in single_steps:
+            step(x)
+
+    steppers = {
+        "batched": Stepper(kit_step(row, torch.optim.Adam(row.parameters(), lr=s.lr)), batches),
+        "one_by_one": Stepper(one_by_one, batches),
+    }
+    for stepper in steppers.values():
+        stepper(s.warmup)
+    sec = median_seconds({name: (lambda st=st: st(s.row_steps)) for name, st in steppers.items()}, s.repeats)
+    per_s = {name: s.row_steps * s.batch * k / v for name, v in sec.items()}
+    ceil = {name: v * flops_per_sample(s.d, d_sae) / (rate * 1e9) for name, v in per_s.items()}
+    r = ratio(per_s["batched"], per_s["one_by_one"])
+    print(f"K={k} SAEs of d_sae={d_sae}, {s.row_steps} steps × {s.repeats} repeats, batch {s.batch}")
+    for name, label in (("batched", f"one SAE with n_inst={k}"), ("one_by_one", f"{k} SAEs n_inst=1, Python loop")):
+        print(f"  {label:<30} {per_s[name]:>10.0f} samples·instances/s ({ceil[name]:.1%} of matmul)")
+    print(f"  batched / one by one: {fmt_ratio(r)}")
+    return {
+        "k": k, "d_sae": d_sae, "steps": s.row_steps, "l1_coeffs": alphas,
+        "batched_samples_instances_per_s": per_s["batched"], "one_by_one_samples_instances_per_s": per_s["one_by_one"],
+        "batched_over_one_by_one": r,
+        "batched_fraction_of_matmul": ceil["batched"], "one_by_one_fraction_of_matmul": ceil["one_by_one"],
+    }
+
+
+# ---------------------------------------------------------------------------------------------------- 4. mmcs
+
+
+def summarise_mmcs_runs(results: list[sk.TrainResult], cfg: sk.TrainConfig) -> dict:
+    """Samples and (median) seconds at which instance 0 first reached cfg.stop_at_mmcs over repeated seeded runs."""
+    reached = results[0].first_reached[0]
+    if any(r.first_reached[0] != reached for r in results):
+        raise AssertionError("seeded runs reached the target after different sample counts")
+    seconds = []
+    for r in results:  # first_reached holds samples; the matching mmcs_history entry holds the wall time
+        h = r.mmcs_history
+        seconds.append(h["seconds"][h["samples"].index(reached)] if reached is not None else r.seconds)
+    first = results[0]
+    return {
+        "mmcs_every": cfg.mmcs_every, "batch_size": cfg.batch_size, "reached": reached is not None, "samples": reached,
+        "steps": None if reached is None else reached // cfg.batch_size, "seconds": statistics.median(seconds),
+        "steps_done": first.steps_done, "final_mmcs": first.mmcs_history["mmcs"][-1][0],
+        "loop_samples_per_s": first.steps_done * cfg.batch_size / statistics.median(r.seconds for r in results),
+    }
+
+
+def config_diff(a: dict, b: dict) -> list[str]:
+    return [f"{k}: {a.get(k)!r} → {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def section_mmcs(s: Settings) -> dict:
+    data = sk.ToyData(sk.ToyDataConfig())
+    d, D, A, S, target = data.d, s.mmcs_d_sae, s.mmcs_l1, s.mmcs_steps, s.mmcs_target
+    runs = {
+        "report": (
+            sk.SAEConfig(d=d, d_sae=D, l1_coeff=A, encoder_init="kaiming", decoder_init="orthogonal"),
+            sk.report_train_config(stop_at_mmcs=target, steps=S, progress=False, device="cpu", mmcs_every=100),
+        ),
+        "defaults": (
+            sk.SAEConfig(d=d, d_sae=D, l1_coeff=A),
+            sk.TrainConfig(stop_at_mmcs=target, steps=S, progress=False, device="cpu"),
+        ),
+    }
+    diff = config_diff(runs["report"][0].to_dict(), runs["defaults"][0].to_dict())
+    diff += config_diff(dataclasses.asdict(runs["report"][1]), dataclasses.asdict(runs["defaults"][1]))
+    print(f"toy data {data.cfg.n_features} features in d={d}; SAE d_sae={D}, α={A}, at most {S} steps, target MMCS ≥ {target}")
+    print("defaults differ from the report's settings in: " + ("; ".join(diff) if diff else "nothing (they are the same today)"))
+    for sae_cfg, cfg in runs.values():  # warm-up: a few untimed steps of each
+        sk.train_sae(data, sae_cfg, dataclasses.replace(cfg, steps=min(S, s.mmcs_warmup_steps), stop_at_mmcs=None))
+    results: dict[str, list[sk.TrainResult]] = {name: [] for name in runs}
+    for _ in range(s.mmcs_repeats):  # interleaved, like the other sections
+        for name, (sae_cfg, cfg) in runs.items():
+            results[name].append(sk.train_sae(data, sae_cfg, cfg))
+    res = {name: summarise_mmcs_runs(results[name], runs[name][1]) for name in runs}
+    for name, r in res.items():
+        head = f"  {name:<9} (MMCS checked every {r['mmcs_every']} steps, batch {r['batch_size']}):"
+        if r["reached"]:
+            print(f"{head} reached after {r['seconds']:.1f} s, {r['samples']:,} samples ({r['steps']:,} steps)")
+        else:
+            print(f"{head} not reached within {S} steps ({r['seconds']:.1f} s); final MMCS {r['final_mmcs']:.4f}")
+        print(f"  {'':<9} train_sae loop: {r['loop_samples_per_s']:.0f} samples/s (data generation and checks included)")
+    both = res["report"]["reached"] and res["defaults"]["reached"]
+    speedup = {
+        "seconds": ratio(res["report"]["seconds"], res["defaults"]["seconds"]) if both else None,
+        "samples": ratio(res["report"]["samples"], res["defaults"]["samples"]) if both else None,
+    }
+    print(f"  speed-up of the defaults over the report's settings (report ÷ defaults): "
+          f"wall time {fmt_ratio(speedup['seconds'])}, samples {fmt_ratio(speedup['samples'])}"
+          + ("" if both else " (needs both to reach the target)"))
+    return {"d_sae": D, "l1_coeff": A, "max_steps": S, "target": target, "config_differences": diff, **res,
+            "defaults_speedup": speedup}
+
+
+# ---------------------------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="tiny sizes and steps: a smoke test, its numbers mean nothing")
+    p.add_argument("--section", choices=[*SECTIONS, *SECTIONS.values()], help="run one section (number or name)")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's default)")
+    p.add_argument("--json", metavar="PATH", help="also write every figure as JSON here")
+    section4 = (("--d-sae", int, "dictionary size D", "mmcs_d_sae"), ("--l1-coeff", float, "L1 coefficient A", "mmcs_l1"),
+                ("--steps", int, "at most S steps", "mmcs_steps"))
+    for flag, kind, what, field in section4:
+        p.add_argument(flag, type=kind, dest=field, metavar=what[-1],
+                       help=f"section 4: {what} (default {getattr(FULL, field)}; --quick: {getattr(QUICK, field)})")
+    args = p.parse_args(argv)
+
+    s = QUICK if args.quick else FULL
+    overrides = {field: getattr(args, field) for field in ("mmcs_d_sae", "mmcs_l1", "mmcs_steps")}
+    s = dataclasses.replace(s, **{k: v for k, v in overrides.items() if v is not None})
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    wanted = list(SECTIONS.values()) if args.section is None else [SECTIONS.get(args.section, args.section)]
+
+    header = {
+        "torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
+        "cpu": cpu_model(), "logical_cpus": os.cpu_count(), "quick": args.quick,
+    }
+    print(f"sae_kit {sk.__version__} training benchmark{' (--quick: smoke test, numbers mean nothing)' if args.quick else ''}")
+    print(f"torch {header['torch']}, python {header['python']}, {header['threads']} threads, "
+          f"CPU: {header['cpu']} ({header['logical_cpus']} logical)")
+    figures: dict = {"header": header, "settings": dataclasses.asdict(s)}
+    sections = {"matmul": section_matmul, "step": section_step, "row": section_row, "mmcs": section_mmcs}
+    titles = {"matmul": "machine matmul rate", "step": "per-step speed vs a plain reference",
+              "row": "batched row vs one by one", "mmcs": f"time and samples to MMCS ≥ {s.mmcs_target}"}
+    for number, name in SECTIONS.items():
+        if name in wanted:
+            print(f"\n== {number}. {titles[name]} ==")
+            t0 = time.perf_counter()
+            figures[name] = sections[name](s)
+            print(f"   ({time.perf_counter() - t0:.1f} s)")
+    if args.json:
+        print(f"\nfigures written to {sk.write_json(args.json, figures)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

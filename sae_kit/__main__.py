@@ -1,0 +1,7 @@
+"""`python -m sae_kit`: execute every notebook headless and print the replicated figures (see sae_kit.report)."""
+
+import sys
+
+from sae_kit.report import main
+
+sys.exit(main())
