@@ -30,7 +30,7 @@ from torch import nn
 
 from sae_kit._util import check_positive_int, check_range
 
-__all__ = ["SAEConfig", "SAE", "SAEOutput"]
+__all__ = ["SAEConfig", "SAE", "SAEOutput", "report_sae_config"]
 
 L1Convention = Literal["mean", "sum"]
 DecoderInit = Literal["orthogonal", "random"]
@@ -53,8 +53,9 @@ class SAEConfig:
     """"mean" over the dictionary (α comparable across sizes; the report's author's choice) or "sum"."""
     decoder_init: DecoderInit = "orthogonal"
     """"orthogonal" (the replication code's: orthogonal matrix, rows then unit-normed) or "random" (Gaussian unit rows)."""
-    encoder_init: EncoderInit = "kaiming"
-    """"kaiming" (torch.nn.Linear's default, the report's) or "transpose": W_enc = encoder_scale · W_dec (Gao et al. 2024)."""
+    encoder_init: EncoderInit = "transpose"
+    """"transpose": W_enc = encoder_scale · W_dec, b_enc = 0 (Gao et al. 2024; the kit's default, it recovers features
+    several times faster), or "kaiming": torch.nn.Linear's default, the report's."""
     encoder_scale: float = 1.0
     """Scale of the encoder rows when `encoder_init="transpose"`. > 0."""
     decoder_bias: bool = False
@@ -99,6 +100,12 @@ class SAEConfig:
             "encoder_init": self.encoder_init, "encoder_scale": self.encoder_scale,
             "decoder_bias": self.decoder_bias, "centre_input": self.centre_input, "seed": self.seed,
         }
+
+
+def report_sae_config(d: int, d_sae: int, l1_coeff: float | Sequence[float] = 0.1, **overrides) -> SAEConfig:
+    """The report's autoencoder: orthogonal decoder, nn.Linear (kaiming) encoder, no decoder bias, mean L1."""
+    base = dict(decoder_init="orthogonal", encoder_init="kaiming", decoder_bias=False, centre_input=False, l1_convention="mean")
+    return SAEConfig(d=d, d_sae=d_sae, l1_coeff=l1_coeff, **{**base, **overrides})
 
 
 class SAEOutput(NamedTuple):
@@ -148,13 +155,17 @@ class SAE(nn.Module):
         return self.W_dec.detach()
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Codes c = ReLU(W_enc (x − b_dec) + b_enc): x [batch, d] (shared) or [inst, batch, d] → [inst, batch, d_sae]."""
+        """Codes c = ReLU(W_enc (x − b_dec) + b_enc): x [batch, d] (shared) or [inst, batch, d] → [inst, batch, d_sae].
+
+        For shared x the result is a transposed view of a [batch, inst, d_sae] tensor (one matrix product for the
+        whole row); reductions over d_sae are fastest on `.transpose(0, 1)` of it.
+        """
         n, k, d = self.cfg.n_inst, self.cfg.d_sae, self.cfg.d
         self._check_input(x)
         b = self.b_enc
         if self.b_dec is not None and self.cfg.centre_input:
             b = b - torch.einsum("ikd,id->ik", self.W_enc, self.b_dec)  # W(x − b_dec) = Wx − W b_dec
-        if x.dim() == 2:  # one matrix product for the whole row of SAEs
+        if x.dim() == 2:
             pre = torch.addmm(b.reshape(-1), x, self.W_enc.reshape(n * k, d).T)  # [batch, inst·d_sae]
             return torch.relu(pre).view(x.shape[0], n, k).transpose(0, 1)
         return torch.relu(torch.baddbmm(b[:, None, :], x, self.W_enc.transpose(1, 2)))
@@ -164,15 +175,24 @@ class SAE(nn.Module):
         x_hat = torch.bmm(codes, self.W_dec)
         return x_hat if self.b_dec is None else x_hat + self.b_dec[:, None, :]
 
-    def forward(self, x: torch.Tensor) -> SAEOutput:
-        """Encode, decode and the loss terms; x is [batch, d] (shared by all instances) or [inst, batch, d]."""
+    def forward(self, x: torch.Tensor, with_l0: bool = True) -> SAEOutput:
+        """Encode, decode and the loss terms; x is [batch, d] (shared by all instances) or [inst, batch, d].
+
+        with_l0=False skips counting active latents (a full pass over the codes) and returns l0 as NaN.
+        """
         codes = self.encode(x)
         x_hat = self.decode(codes)
         mse = (x_hat - x).pow(2).mean(dim=(-2, -1))
-        l1 = codes.sum(dim=-1).mean(dim=-1)  # codes ≥ 0, so |c| = c
+        # reduce over d_sae in memory order: for shared x, codes is a transposed view of [batch, inst, d_sae]
+        flat = codes.transpose(0, 1) if x.dim() == 2 else codes  # [batch, inst, d_sae] or [inst, batch, d_sae]
+        b_axis = 0 if x.dim() == 2 else 1
+        l1 = flat.sum(dim=-1).mean(dim=b_axis)  # codes ≥ 0, so |c| = c
         if self.cfg.l1_convention == "mean":
             l1 = l1 / self.cfg.d_sae
-        l0 = (codes > 0).sum(dim=-1).float().mean(dim=-1)
+        if with_l0:
+            l0 = flat.detach().sign().sum(dim=-1).mean(dim=b_axis)
+        else:
+            l0 = torch.full_like(mse, float("nan"))
         return SAEOutput(x_hat, codes, mse, l1, l0, mse + self.l1_coeff * l1)
 
     @torch.no_grad()

@@ -17,7 +17,8 @@ def small_data_cfg(**kw) -> sk.ToyDataConfig:
 
 
 def small_train_cfg(**kw) -> sk.TrainConfig:
-    base = dict(steps=40, batch_size=64, lr=3e-3, log_every=10, mmcs_every=10, eval_every=20, n_eval=256,
+    base = dict(steps=40, batch_size=64, lr=3e-3, lr_warmup_steps=0, lr_decay="constant", log_every=10, mmcs_every=10,
+                eval_every=20, n_eval=256,
                 progress=False, device="cpu", seed=0)
     return sk.TrainConfig(**{**base, **kw})
 

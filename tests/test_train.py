@@ -9,7 +9,7 @@ from tests.conftest import small_data_cfg, small_train_cfg
 
 def test_recovers_features_on_small_toy_data(small_data):
     res = sk.train_sae(small_data, sk.SAEConfig(d=16, d_sae=64, l1_coeff=[0.03, 1.0], encoder_init="transpose"),
-                       small_train_cfg(steps=1500, batch_size=128, lr=3e-3))
+                       small_train_cfg(steps=600, batch_size=512, lr=1e-2, lr_warmup_steps=50, lr_decay="cosine"))
     first, last = res.mmcs_history["mmcs"][0], res.mmcs_history["mmcs"][-1]
     assert last[1] > 0.9 and last[1] > first[1] + 0.3
     assert res.history["mse"][-1][0] < res.history["mse"][0][0]
@@ -42,7 +42,7 @@ def test_same_seed_same_numbers(small_data):
 
 def test_fixed_tensor_data_and_schedules():
     x = sk.ToyData(small_data_cfg()).sample(500, torch.Generator().manual_seed(0))[0]
-    cfg = small_train_cfg(lr_warmup_steps=10, lr_decay="cosine", l1_warmup_steps=20)
+    cfg = small_train_cfg(lr_warmup_steps=10, lr_decay="cosine", lr_final_fraction=0.0, l1_warmup_steps=20)
     res = sk.train_sae(x, sk.SAEConfig(d=16, d_sae=8, l1_coeff=0.3), cfg)
     assert res.mmcs_history == {}  # no ground truth given
     assert res.sae.l1_coeff.tolist() == [pytest.approx(0.3)]  # the ramp does not stick
