@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import zlib
 from typing import Any
 
 import torch
@@ -25,6 +26,15 @@ def check_range(name: str, value: Any, low: float, high: float, *, low_open: boo
         ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
     if not ok:
         raise ValueError(f"{name} must be a number in {lo}{low}, {high}{hi}, got {value!r}")
+
+
+def derive_seed(seed: int, purpose: str) -> int:
+    """A seed for one purpose, derived from a config's seed: different purposes never share a random stream.
+
+    (Two generators seeded alike draw the same numbers: a toy dataset and an SAE both seeded 0 would otherwise start
+    the SAE's dictionary from the ground-truth features' own Gaussian draws.)
+    """
+    return (seed * 1_000_003 + zlib.crc32(purpose.encode())) % (2**63)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

@@ -28,7 +28,7 @@ from typing import Literal, NamedTuple
 import torch
 from torch import nn
 
-from sae_kit._util import check_positive_int, check_range
+from sae_kit._util import check_positive_int, check_range, derive_seed
 
 __all__ = ["SAEConfig", "SAE", "SAEOutput", "report_sae_config"]
 
@@ -45,7 +45,7 @@ class SAEConfig:
     """Input (data) dimension."""
     d_sae: int
     """Dictionary size (number of latents)."""
-    l1_coeff: float | Sequence[float] = 0.1
+    l1_coeff: float | Sequence[float] = 0.3
     """α: one value for every instance, or one per instance (then `n_inst` defaults to its length). ≥ 0."""
     n_inst: int | None = None
     """Number of SAEs trained side by side. None: the length of `l1_coeff` if it is a list, else 1."""
@@ -102,7 +102,7 @@ class SAEConfig:
         }
 
 
-def report_sae_config(d: int, d_sae: int, l1_coeff: float | Sequence[float] = 0.1, **overrides) -> SAEConfig:
+def report_sae_config(d: int, d_sae: int, l1_coeff: float | Sequence[float] = 0.3, **overrides) -> SAEConfig:
     """The report's autoencoder: orthogonal decoder, nn.Linear (kaiming) encoder, no decoder bias, mean L1."""
     base = dict(decoder_init="orthogonal", encoder_init="kaiming", decoder_bias=False, centre_input=False, l1_convention="mean")
     return SAEConfig(d=d, d_sae=d_sae, l1_coeff=l1_coeff, **{**base, **overrides})
@@ -126,7 +126,7 @@ class SAE(nn.Module):
         super().__init__()
         self.cfg = cfg
         n, k, d = cfg.n_inst, cfg.d_sae, cfg.d
-        g = torch.Generator().manual_seed(cfg.seed)
+        g = torch.Generator().manual_seed(derive_seed(cfg.seed, "sae-init"))
         W_dec, W_enc, b_enc = torch.empty(n, k, d), torch.empty(n, k, d), torch.zeros(n, k)
         for i in range(n):  # instance by instance, so instance i's init does not depend on n_inst
             if cfg.decoder_init == "orthogonal":

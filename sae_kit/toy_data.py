@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from sae_kit._util import check_positive_int, check_range, resolve_device
+from sae_kit._util import check_positive_int, check_range, derive_seed, resolve_device
 
 __all__ = ["ToyDataConfig", "ToyData", "activation_probabilities", "toy_data_stats"]
 
@@ -84,7 +84,7 @@ class ToyData:
     def __init__(self, cfg: ToyDataConfig | None = None) -> None:
         self.cfg = cfg = cfg or ToyDataConfig()
         self.device = resolve_device(cfg.device)
-        g = torch.Generator().manual_seed(cfg.seed)
+        g = torch.Generator().manual_seed(derive_seed(cfg.seed, "toy-data"))
         features = torch.randn(cfg.n_features, cfg.d, generator=g)
         self.features = (features / features.norm(dim=1, keepdim=True)).to(self.device)  # [feat, d], unit rows
         self.probabilities = activation_probabilities(cfg.n_features, cfg.avg_active, cfg.decay).float().to(self.device)  # [feat]

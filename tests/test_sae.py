@@ -104,3 +104,12 @@ def test_wrong_input_dimension():
         sae(torch.zeros(3, 5))
     with pytest.raises(ValueError, match="inst=2"):
         sae(torch.zeros(3, 3, 4))
+
+
+def test_init_is_independent_of_toy_data_with_the_same_seed():
+    # a toy dataset and an SAE both seeded 0 must not share random draws: the dictionary would start on the features
+    data = sk.ToyData(sk.ToyDataConfig(n_features=64, d=32, avg_active=2.0, seed=0, device="cpu"))
+    for init in ("orthogonal", "random"):
+        sae = sk.SAE(sk.SAEConfig(d=32, d_sae=64, n_inst=2, decoder_init=init, seed=0))
+        start = sk.mmcs(data.features, sae.dictionary)
+        assert (start < 0.6).all(), (init, start)  # random directions in 32-d: ≈ 0.45; a shared stream gives ≈ 1
