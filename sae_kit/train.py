@@ -30,14 +30,14 @@ __all__ = ["TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_
 
 @dataclass
 class TrainConfig:
-    """How to train. The defaults are the kit's fast recipe (large batch, high learning rate with warm-up and cosine
-    decay; see the README's benchmark); `report_train_config()` gives the report's (Adam lr 1e-3, batch 256,
+    """How to train. The defaults are the kit's fast recipe (a high learning rate with warm-up and cosine decay; see
+    the README's benchmark); `report_train_config()` gives the report's (Adam lr 1e-3, batch 256,
     20,000 steps, constant)."""
 
-    steps: int = 3000
+    steps: int = 5000
     """Optimiser steps."""
-    batch_size: int = 512
-    """Samples per step (shared by every instance of the row). Larger batches use the CPU's matmul units better."""
+    batch_size: int = 256
+    """Samples per step (shared by every instance of the row)."""
     lr: float = 1e-2
     """Adam's peak learning rate. > 0."""
     lr_warmup_steps: int = 50
