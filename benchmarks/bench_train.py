@@ -335,9 +335,10 @@ def section_mmcs(s: Settings) -> dict:
             "report": (sk.report_sae_config(d, D, A),
                        sk.report_train_config(stop_at_mmcs=target, steps=S, progress=False, device="cpu", mmcs_every=100)),
             # the defaults run their own schedule length (the cosine decay spans TrainConfig().steps); MMCS is checked
-            # every 25 × 1024 samples, the same spacing as the report's 100 × 256
+            # every 25,600 samples for both recipes
             "defaults": (sk.SAEConfig(d=d, d_sae=D, l1_coeff=A),
-                         sk.TrainConfig(stop_at_mmcs=target, progress=False, device="cpu", mmcs_every=25)),
+                         sk.TrainConfig(stop_at_mmcs=target, progress=False, device="cpu",
+                                        mmcs_every=25_600 // sk.TrainConfig().batch_size)),
         }
 
     example = recipes(*cases[0])
