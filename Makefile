@@ -34,9 +34,10 @@ unit: $(STAMP)
 	SAE_KIT_HEADLESS=1 $(BIN)/python -m pytest -q tests
 
 # papermill runs each notebook in its CI profile into reports/ci (tests/test_notebooks.py checks the key figures),
-# then nbval executes those notebooks again and compares the outputs of the cells marked NBVAL_CHECK_OUTPUT:
-# seeded numbers must come out the same.
+# then nbval executes those notebooks again from scratch (the run's cache is removed first, so everything retrains)
+# and compares the outputs of the cells marked NBVAL_CHECK_OUTPUT: seeded numbers must come out the same.
 notebooks-ci: $(STAMP)
+	rm -rf reports/ci/cache
 	SAE_KIT_HEADLESS=1 $(BIN)/python -m pytest -q --nbval-lax --nbval-cell-timeout=$(NB_TIMEOUT) -p no:cacheprovider reports/ci/*.ipynb
 
 test: lint unit notebooks-ci
