@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 __all__ = ["save_checkpoint", "load_checkpoint", "write_json", "read_json", "to_jsonable"]
 
@@ -84,12 +84,10 @@ def load_checkpoint(directory: str | Path) -> tuple[dict[str, torch.Tensor], dic
         missing = tpath if not tpath.exists() else mpath
         raise ValueError(f"incomplete checkpoint in {directory}: {missing.name} is missing")
     meta = read_json(mpath)
-    try:
-        tensors = load_file(str(tpath))
-        from safetensors import safe_open
-
+    try:  # one read: the tensors and the header's step stamp
         with safe_open(str(tpath), framework="pt") as f:
             stamp = (f.metadata() or {}).get("step")
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as e:
         raise ValueError(f"{tpath}: corrupt or not a safetensors file ({e})") from e
     if not isinstance(meta, dict) or stamp != str(meta.get("step", "")):
