@@ -23,13 +23,13 @@ from sae_kit.metrics import (
 )
 from sae_kit.sae import SAE, SAEConfig, SAEOutput, report_sae_config
 from sae_kit.sweep import GridResult, goldilocks_zone, report_alphas, report_sizes, train_grid
-from sae_kit.toy_data import ToyData, ToyDataConfig, activation_probabilities, toy_data_stats
+from sae_kit.toy_data import DataSource, ToyData, ToyDataConfig, activation_probabilities, toy_data_stats
 from sae_kit.train import TrainConfig, TrainResult, evaluate, report_train_config, train_sae
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ToyData", "ToyDataConfig", "activation_probabilities", "toy_data_stats",
+    "DataSource", "ToyData", "ToyDataConfig", "activation_probabilities", "toy_data_stats",
     "SAE", "SAEConfig", "SAEOutput", "report_sae_config",
     "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config",
     "GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone", "plots", "report", "claims",

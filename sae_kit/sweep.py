@@ -16,7 +16,7 @@ import torch
 
 from sae_kit.metrics import dictionary_mmcs, mcs
 from sae_kit.sae import SAEConfig
-from sae_kit.toy_data import ToyData
+from sae_kit.toy_data import DataSource
 from sae_kit.train import TrainConfig, TrainResult, train_sae
 
 __all__ = ["GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone"]
@@ -59,7 +59,7 @@ class GridResult:
 
 
 def train_grid(
-    data: ToyData | torch.Tensor,
+    data: DataSource | torch.Tensor,
     d_sae_values: list[int],
     alphas: list[float],
     train_cfg: TrainConfig,
@@ -77,9 +77,9 @@ def train_grid(
     sizes = sorted(d_sae_values)
     if sizes != list(d_sae_values) or len(set(sizes)) != len(sizes):
         raise ValueError(f"d_sae_values must be distinct and ascending, got {d_sae_values}")
-    d = data.d if isinstance(data, ToyData) else data.shape[-1]
+    d = data.d if isinstance(data, DataSource) else data.shape[-1]
     template = sae_cfg or SAEConfig(d=d, d_sae=sizes[0])
-    if isinstance(data, ToyData) and ground_truth is None:
+    if isinstance(data, DataSource) and ground_truth is None:
         ground_truth = data.features
     runs = []
     for size in sizes:

@@ -17,12 +17,30 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
 
 from sae_kit._util import check_positive_int, check_range, derive_seed, resolve_device
 
-__all__ = ["ToyDataConfig", "ToyData", "activation_probabilities", "toy_data_stats"]
+__all__ = ["DataSource", "ToyDataConfig", "ToyData", "activation_probabilities", "toy_data_stats"]
+
+
+@runtime_checkable
+class DataSource(Protocol):
+    """What the training loop needs of a generator of fresh samples with known features (ToyData, a TMS source, …)."""
+
+    d: int
+    """Data dimension."""
+    device: torch.device
+    """Where samples are made."""
+
+    features: torch.Tensor
+    """[feat, d] the ground-truth directions (unit rows)."""
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [batch, d] and the coefficients [batch, feat] that made it."""
+        ...
 
 
 @dataclass

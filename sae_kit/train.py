@@ -23,7 +23,7 @@ from sae_kit import io
 from sae_kit._util import check_positive_int, check_range, derive_seed, progress, resolve_device
 from sae_kit.metrics import dead_latents, fraction_variance_explained, mmcs
 from sae_kit.sae import SAE, SAEConfig
-from sae_kit.toy_data import ToyData
+from sae_kit.toy_data import DataSource
 
 __all__ = ["TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config"]
 
@@ -136,11 +136,11 @@ class TrainResult:
 class _Batches:
     """Endless minibatches from a ToyData generator or a fixed tensor, reproducible from a torch.Generator."""
 
-    def __init__(self, data: ToyData | torch.Tensor, batch_size: int, generator: torch.Generator) -> None:
+    def __init__(self, data: DataSource | torch.Tensor, batch_size: int, generator: torch.Generator) -> None:
         self.data, self.batch_size, self.g = data, batch_size, generator
 
     def next(self) -> torch.Tensor:
-        if isinstance(self.data, ToyData):
+        if isinstance(self.data, DataSource):
             return self.data.sample(self.batch_size, self.g)[0]
         idx = torch.randint(0, self.data.shape[0], (self.batch_size,), generator=self.g, device=self.g.device)
         return self.data[idx.to(self.data.device)]
@@ -167,7 +167,7 @@ def _append(h: dict[str, list], **kw) -> None:
 
 
 def train_sae(
-    data: ToyData | torch.Tensor,
+    data: DataSource | torch.Tensor,
     sae_cfg: SAEConfig,
     cfg: TrainConfig | None = None,
     ground_truth: torch.Tensor | None = None,
@@ -180,7 +180,7 @@ def train_sae(
     """
     cfg = cfg or TrainConfig()
     device = resolve_device(cfg.device)
-    if isinstance(data, ToyData):
+    if isinstance(data, DataSource):
         if data.device != device:
             raise ValueError(f"data lives on {data.device} but TrainConfig.device is {device}; make ToyDataConfig.device match")
         d_data = data.d
@@ -188,10 +188,10 @@ def train_sae(
             ground_truth = data.features
     elif isinstance(data, torch.Tensor):
         if data.dim() != 2 or data.shape[0] < 1:
-            raise ValueError(f"data must be a ToyData or a tensor [n, d], got shape {tuple(data.shape)}")
+            raise ValueError(f"data must be a DataSource (e.g. ToyData) or a tensor [n, d], got shape {tuple(data.shape)}")
         d_data = data.shape[1]
     else:
-        raise ValueError(f"data must be a ToyData or a torch.Tensor [n, d], got {type(data).__name__}")
+        raise ValueError(f"data must be a DataSource (e.g. ToyData) or a torch.Tensor [n, d], got {type(data).__name__}")
     if d_data != sae_cfg.d:
         raise ValueError(f"SAEConfig.d={sae_cfg.d} does not match the data dimension d={d_data}")
     if ground_truth is not None and ground_truth.shape[-1] != sae_cfg.d:
@@ -205,7 +205,7 @@ def train_sae(
     g = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "train-data"))
     if eval_data is None:
         g_eval = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "held-out"))
-        if isinstance(data, ToyData):
+        if isinstance(data, DataSource):
             eval_data = data.sample(cfg.n_eval, g_eval)[0]
         else:
             eval_data = data[torch.randperm(data.shape[0], generator=g_eval, device=device)[: cfg.n_eval].to(data.device)]

@@ -1,6 +1,7 @@
 """Factories for small, seeded, CPU-only configurations."""
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -26,3 +27,17 @@ def small_train_cfg(**kw) -> sk.TrainConfig:
 @pytest.fixture
 def small_data() -> sk.ToyData:
     return sk.ToyData(small_data_cfg())
+
+
+NOTEBOOK_OUT = Path(__file__).resolve().parent.parent / "reports" / "ci"
+NOTEBOOK_TIMEOUT = 900  # per cell, seconds: a stalled kernel fails instead of hanging CI
+
+
+@pytest.fixture(scope="session")
+def executed() -> dict[str, Path]:
+    """Run every notebook once in the CI profile into reports/ci (shared by every notebook test file).
+
+    Per-notebook figure checks live in tests/test_notebook_<NN>.py and read executed[stem].with_suffix(".json").
+    """
+    paths = sk.report.run_notebooks(NOTEBOOK_OUT, profile="ci", timeout=NOTEBOOK_TIMEOUT)
+    return {p.stem: p for p in paths}
