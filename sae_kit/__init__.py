@@ -9,6 +9,7 @@
 from sae_kit import claims, plots, report
 from sae_kit._util import is_headless, resolve_device
 from sae_kit.claims import sae_training_claims
+from sae_kit.dictionary_init import data_dictionary, init_dictionary_, pca_dictionary, weight_dictionary
 from sae_kit.io import load_checkpoint, read_json, save_checkpoint, write_json
 from sae_kit.metrics import (
     cosine_matrix,
@@ -21,6 +22,8 @@ from sae_kit.metrics import (
     mmcs_learned_to_truth,
     mmcs_truth_to_learned,
 )
+from sae_kit.optim import SAEOptimizer
+from sae_kit.remedies import resample_dead_
 from sae_kit.sae import SAE, SAEConfig, SAEOutput, report_sae_config
 from sae_kit.sweep import GridResult, goldilocks_zone, report_alphas, report_sizes, train_grid
 from sae_kit.toy_data import DataSource, ToyData, ToyDataConfig, activation_probabilities, toy_data_stats
@@ -30,7 +33,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DataSource", "ToyData", "ToyDataConfig", "activation_probabilities", "toy_data_stats",
-    "SAE", "SAEConfig", "SAEOutput", "report_sae_config",
+    "SAE", "SAEConfig", "SAEOutput", "report_sae_config", "SAEOptimizer", "resample_dead_",
+    "data_dictionary", "pca_dictionary", "weight_dictionary", "init_dictionary_",
     "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config",
     "GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone", "plots", "report", "claims",
     "sae_training_claims",

@@ -21,7 +21,10 @@ import torch
 
 from sae_kit import io
 from sae_kit._util import check_positive_int, check_range, derive_seed, progress, resolve_device
+from sae_kit.dictionary_init import data_dictionary, init_dictionary_, pca_dictionary
 from sae_kit.metrics import dead_latents, fraction_variance_explained, mmcs
+from sae_kit.optim import OptimizerName, SAEOptimizer
+from sae_kit.remedies import density_counts, resample_dead_
 from sae_kit.sae import SAE, SAEConfig
 from sae_kit.toy_data import DataSource
 
@@ -40,6 +43,10 @@ class TrainConfig:
     """Samples per step (shared by every instance of the row)."""
     lr: float = 1e-2
     """Adam's peak learning rate. > 0."""
+    optimizer: OptimizerName = "adam"
+    """"adam" for every parameter, or "muon": torch.optim.Muon for the weight matrices, Adam (at `lr`) for biases."""
+    muon_lr: float = 2e-3
+    """Muon's peak learning rate (sparsify's default), on the same schedule as `lr`. > 0."""
     lr_warmup_steps: int = 50
     """Linear learning-rate warm-up from 0 over this many steps. ≥ 0."""
     lr_decay: Literal["constant", "cosine", "linear"] = "cosine"
@@ -68,12 +75,24 @@ class TrainConfig:
     """Steps between checkpoints (a checkpoint is also written at the end and on Ctrl-C)."""
     progress: bool = True
     """Show a tqdm progress bar."""
+    resample_every: int = 0
+    """Resample dead latents (Bricken et al. 2023) every this many steps, except in the last such period. 0: never."""
+    resample_pool: int = 4096
+    """Inputs drawn to choose resampled directions from (∝ loss²)."""
+    track_density: bool = False
+    """Record, at every eval step, latents dead over training (`SAEConfig.dead_after`) and ultra-low-density ones."""
+    ultra_low_density: float = 1e-5
+    """A latent that fired on a fraction of training samples in (0, this) since the last eval is ultra-low density."""
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "log_every", "mmcs_every", "eval_every", "n_eval", "checkpoint_every"):
+        for name in ("steps", "batch_size", "log_every", "mmcs_every", "eval_every", "n_eval", "checkpoint_every", "resample_pool"):
             check_positive_int(name, getattr(self, name))
+        if self.optimizer not in ("adam", "muon"):
+            raise ValueError(f"optimizer must be 'adam' or 'muon', got {self.optimizer!r}")
+        check_range("muon_lr", self.muon_lr, 0.0, float("inf"), low_open=True, high_open=True)
+        check_range("ultra_low_density", self.ultra_low_density, 0.0, 1.0, low_open=True)
         check_range("lr", self.lr, 0.0, float("inf"), low_open=True, high_open=True)
-        for name in ("lr_warmup_steps", "l1_warmup_steps"):
+        for name in ("lr_warmup_steps", "l1_warmup_steps", "resample_every"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be an integer ≥ 0, got {v!r}")
@@ -118,7 +137,10 @@ class TrainResult:
     mmcs_history: dict[str, list] = field(default_factory=dict)
     """step, samples, seconds, mmcs (ground truth → learned) every `mmcs_every` steps."""
     eval_history: dict[str, list] = field(default_factory=dict)
-    """step, dead (count), fve every `eval_every` steps and at the end."""
+    """step, dead (count), fve, mse, l0 (and mmcs) on the held-out sample every `eval_every` steps and at the end; with
+    `track_density`, also dead_train (not fired for `dead_after` training samples) and ultra_low (density in (0, ε))."""
+    resampled: list[list[int]] = field(default_factory=list)
+    """Per resampling: [step, latents resampled in each instance…]."""
     first_reached: list[int | None] = field(default_factory=list)
     """Per instance: samples seen when MMCS first reached `stop_at_mmcs` (None if not reached or not asked)."""
     seconds: float = 0.0
@@ -139,17 +161,21 @@ class _Batches:
     def __init__(self, data: DataSource | torch.Tensor, batch_size: int, generator: torch.Generator) -> None:
         self.data, self.batch_size, self.g = data, batch_size, generator
 
-    def next(self) -> torch.Tensor:
+    def next(self, n: int | None = None) -> torch.Tensor:
+        n = n or self.batch_size
         if isinstance(self.data, DataSource):
-            return self.data.sample(self.batch_size, self.g)[0]
-        idx = torch.randint(0, self.data.shape[0], (self.batch_size,), generator=self.g, device=self.g.device)
+            return self.data.sample(n, self.g)[0]
+        idx = torch.randint(0, self.data.shape[0], (n,), generator=self.g, device=self.g.device)
         return self.data[idx.to(self.data.device)]
 
 
 @torch.no_grad()
 def evaluate(sae: SAE, x: torch.Tensor, ground_truth: torch.Tensor | None = None) -> dict[str, list]:
     """Held-out metrics per instance: dead latents (count), FVE, MSE, L0 and, with a ground truth, MMCS."""
+    was_training = sae.training
+    sae.eval()  # BatchTopK encodes with its threshold at evaluation
     out = sae(x)
+    sae.train(was_training)
     res = {
         "dead": dead_latents(out.codes).sum(dim=-1).tolist(),
         "fve": fraction_variance_explained(x, out.x_hat).tolist(),
@@ -172,11 +198,14 @@ def train_sae(
     cfg: TrainConfig | None = None,
     ground_truth: torch.Tensor | None = None,
     eval_data: torch.Tensor | None = None,
+    init_dictionary: torch.Tensor | None = None,
 ) -> TrainResult:
     """Train a row of SAEs on `data`; returns the SAE and its histories.
 
     data: a ToyData (fresh samples every step; its features are the ground truth unless one is given) or a tensor
     [n, d]. ground_truth: [feat, d] directions for MMCS. eval_data: held-out [n_eval, d] (default: drawn from data).
+    init_dictionary: [d_sae, d] or [inst, d_sae, d] starting dictionary, with `SAEConfig(decoder_init="given")`
+    (e.g. `sk.weight_dictionary(...)`); "data" and "pca" inits are drawn here from the data.
     """
     cfg = cfg or TrainConfig()
     device = resolve_device(cfg.device)
@@ -199,9 +228,21 @@ def train_sae(
     if cfg.stop_at_mmcs is not None and ground_truth is None:
         raise ValueError("stop_at_mmcs needs a ground truth (ToyData or ground_truth=)")
 
+    if (init_dictionary is not None) != (sae_cfg.decoder_init == "given"):
+        given = "a tensor" if init_dictionary is not None else None
+        raise ValueError("init_dictionary goes with SAEConfig(decoder_init='given') and only with it; "
+                         f"got decoder_init={sae_cfg.decoder_init!r} and init_dictionary={given}")
     sae = SAE(sae_cfg).to(device)
-    # the fused kernel updates all parameters in one pass (several times faster than the loop of ops on CPU)
-    opt = torch.optim.Adam(sae.parameters(), lr=cfg.lr, fused=device.type in ("cpu", "cuda"))
+    if sae_cfg.decoder_init in ("data", "pca"):
+        g_init = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "init-data"))
+        x_init = _Batches(data, max(4 * sae_cfg.d_sae, 4096), g_init).next()
+        g_cpu = torch.Generator().manual_seed(derive_seed(sae_cfg.seed, "sae-init-data"))
+        make = data_dictionary if sae_cfg.decoder_init == "data" else pca_dictionary
+        init_dictionary = make(x_init, sae_cfg.d_sae, g_cpu)
+    if init_dictionary is not None:
+        init_dictionary_(sae, init_dictionary)
+    # Adam: the fused kernel updates all parameters in one pass (several times faster than the loop of ops on CPU)
+    opt = SAEOptimizer(sae, cfg.optimizer, cfg.lr, cfg.muon_lr)
     g = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "train-data"))
     if eval_data is None:
         g_eval = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "held-out"))
@@ -216,8 +257,10 @@ def train_sae(
     start = 0
     window = torch.zeros(3, sae_cfg.n_inst, device=device)  # mse, l1, loss summed over the log window
     n_window = 0
+    firing = bool(sae_cfg.aux_k or cfg.resample_every or cfg.track_density)  # keep since_fired up to date
+    fire_counts = torch.zeros(sae_cfg.n_inst, sae_cfg.d_sae + 1, device=device)  # [inst, d_sae] + samples, since last eval
     if cfg.checkpoint_dir is not None:
-        start, n_window, finished = _resume(Path(cfg.checkpoint_dir), sae, opt, g, res, sae_cfg, cfg, window)
+        start, n_window, finished = _resume(Path(cfg.checkpoint_dir), sae, opt, g, res, sae_cfg, cfg, window, fire_counts)
         if finished:  # a finished run loads instead of training again
             sae.l1_coeff.copy_(alpha)
             res.steps_done = start
@@ -231,14 +274,13 @@ def train_sae(
 
     def checkpoint(step: int, finished: bool = False) -> None:
         res.seconds = elapsed()
-        _save(Path(cfg.checkpoint_dir), step, sae, opt, g, res, sae_cfg, cfg, window, n_window, finished)
+        _save(Path(cfg.checkpoint_dir), step, sae, opt, g, res, sae_cfg, cfg, window, n_window, finished, fire_counts)
 
     step = start
     try:
         while step < cfg.steps:
             lr = cfg.lr_at(step)
-            for group in opt.param_groups:
-                group["lr"] = lr
+            opt.set_lr(lr / cfg.lr)
             sae.l1_coeff.copy_(alpha * cfg.l1_scale_at(step))
             logging = (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps
             out = sae(batches.next(), with_l0=logging)
@@ -248,11 +290,19 @@ def train_sae(
                     f"loss became {total.item()} at step {step} (instances {torch.nonzero(~torch.isfinite(out.loss)).flatten().tolist()}); "
                     f"likely causes: learning rate too high (lr={lr:g}), an extreme l1_coeff, or NaN/inf in the data"
                 )
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             total.backward()
             opt.step()
             sae.normalize_decoder_()
+            if firing:
+                sae.record_firing_(out.codes)
+            if cfg.track_density:
+                fire_counts[:, :-1] += density_counts(out.codes)
+                fire_counts[:, -1] += out.codes.shape[1]
             step += 1
+            if cfg.resample_every and step % cfg.resample_every == 0 and step < cfg.steps - cfg.resample_every:
+                counts = resample_dead_(sae, opt, batches.next(cfg.resample_pool), sae.dead_mask(), g)
+                res.resampled.append([step, *counts])
             with torch.no_grad():
                 window += torch.stack([out.mse, out.l1, out.loss]).detach()
             n_window += 1
@@ -273,7 +323,7 @@ def train_sae(
                     if all(r is not None for r in res.first_reached):
                         break
             if step % cfg.eval_every == 0 or step == cfg.steps:
-                _append(res.eval_history, step=step, **evaluate(sae, eval_data, gt))
+                _append(res.eval_history, step=step, **evaluate(sae, eval_data, gt), **_density(sae, cfg, fire_counts))
             if cfg.checkpoint_dir is not None and step % cfg.checkpoint_every == 0:
                 checkpoint(step)
     except KeyboardInterrupt:
@@ -284,12 +334,23 @@ def train_sae(
         bar.close()
     sae.l1_coeff.copy_(alpha)
     if not res.eval_history.get("step") or res.eval_history["step"][-1] != step:
-        _append(res.eval_history, step=step, **evaluate(sae, eval_data, gt))
+        _append(res.eval_history, step=step, **evaluate(sae, eval_data, gt), **_density(sae, cfg, fire_counts))
     res.steps_done = step
     res.seconds = elapsed()
     if cfg.checkpoint_dir is not None:
         checkpoint(step, finished=True)
     return res
+
+
+def _density(sae: SAE, cfg: TrainConfig, fire_counts: torch.Tensor) -> dict[str, list]:
+    """Dead-over-training and ultra-low-density counts per instance since the last eval (then the window restarts)."""
+    if not cfg.track_density:
+        return {}
+    freq = fire_counts[:, :-1] / fire_counts[:, -1:].clamp_min(1)
+    out = {"dead_train": sae.dead_mask().sum(-1).tolist(),
+           "ultra_low": ((freq > 0) & (freq < cfg.ultra_low_density)).sum(-1).tolist()}
+    fire_counts.zero_()
+    return out
 
 
 def _run_signature(sae_cfg: SAEConfig, cfg: TrainConfig) -> dict:
@@ -298,26 +359,24 @@ def _run_signature(sae_cfg: SAEConfig, cfg: TrainConfig) -> dict:
     return {"sae": sae_cfg.to_dict(), "train": t}
 
 
-def _save(directory: Path, step: int, sae: SAE, opt: torch.optim.Optimizer, g: torch.Generator, res: TrainResult,
-          sae_cfg: SAEConfig, cfg: TrainConfig, window: torch.Tensor, n_window: int, finished: bool) -> None:
+def _save(directory: Path, step: int, sae: SAE, opt: SAEOptimizer, g: torch.Generator, res: TrainResult,
+          sae_cfg: SAEConfig, cfg: TrainConfig, window: torch.Tensor, n_window: int, finished: bool,
+          fire_counts: torch.Tensor) -> None:
     tensors = {f"sae.{k}": v for k, v in sae.state_dict().items()}
-    names = {id(p): n for n, p in sae.named_parameters()}
-    for group in opt.param_groups:
-        for p in group["params"]:
-            for k, v in opt.state.get(p, {}).items():
-                tensors[f"opt.{names[id(p)]}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    tensors.update({f"opt.{k}": v for k, v in opt.state_tensors().items()})
     tensors["rng.data"] = g.get_state()
     tensors["log.window"] = window
+    tensors["log.fire_counts"] = fire_counts
     meta = {
         "step": step, "n_window": n_window, "finished": finished, "run": _run_signature(sae_cfg, cfg),
-        "seconds": res.seconds, "first_reached": res.first_reached,
+        "seconds": res.seconds, "first_reached": res.first_reached, "resampled": res.resampled,
         "history": res.history, "mmcs_history": res.mmcs_history, "eval_history": res.eval_history,
     }
     io.save_checkpoint(directory, tensors, meta)
 
 
-def _resume(directory: Path, sae: SAE, opt: torch.optim.Optimizer, g: torch.Generator, res: TrainResult,
-            sae_cfg: SAEConfig, cfg: TrainConfig, window: torch.Tensor) -> tuple[int, int, bool]:
+def _resume(directory: Path, sae: SAE, opt: SAEOptimizer, g: torch.Generator, res: TrainResult,
+            sae_cfg: SAEConfig, cfg: TrainConfig, window: torch.Tensor, fire_counts: torch.Tensor) -> tuple[int, int, bool]:
     """Load a checkpoint into the live objects; returns (step, steps in the open log window, whether it finished)."""
     loaded = io.load_checkpoint(directory)
     if loaded is None:
@@ -335,15 +394,12 @@ def _resume(directory: Path, sae: SAE, opt: torch.optim.Optimizer, g: torch.Gene
             found = "missing" if t is None else tuple(t.shape)
             raise ValueError(f"checkpoint {directory}: tensor sae.{k} is {found}, expected {tuple(v.shape)}")
     sae.load_state_dict({k: tensors[f"sae.{k}"] for k in own})
-    for n, p in sae.named_parameters():
-        # Adam keeps its step counter on the CPU; moments live with the parameter
-        state = {k.split(".")[-1]: (v if k.endswith(".step") else v.to(p.device))
-                 for k, v in tensors.items() if k.startswith(f"opt.{n}.")}
-        if state:
-            opt.state[p] = state
+    opt.load_state_tensors({k[4:]: v for k, v in tensors.items() if k.startswith("opt.")})
     g.set_state(tensors["rng.data"])
     res.history, res.mmcs_history, res.eval_history = meta["history"], meta["mmcs_history"], meta["eval_history"]
     res.first_reached = meta["first_reached"]
+    res.resampled = meta.get("resampled", [])
     res.seconds = meta["seconds"]
     window.copy_(tensors["log.window"])
+    fire_counts.copy_(tensors["log.fire_counts"])
     return int(meta["step"]), int(meta["n_window"]), bool(meta["finished"])

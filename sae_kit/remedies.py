@@ -1,0 +1,59 @@
+"""Dead-latent remedies that act during training (AuxK and the pre-activation penalty are loss terms in sae.py).
+
+Resampling (Bricken et al. 2023, "Towards Monosemanticity"): at fixed steps, every latent that has not fired for
+`dead_after` samples is restarted on an input the SAE reconstructs badly —
+- inputs are drawn with probability ∝ (their reconstruction loss)²;
+- the decoder row becomes the drawn input (centred by b_dec when there is one), normalised;
+- the encoder row becomes the same direction scaled to 0.2 × the mean norm of the alive encoder rows; its bias 0;
+- the optimiser state of those rows is reset (Adam moments, Muon momentum), and their dead counter restarts.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from sae_kit.optim import SAEOptimizer
+from sae_kit.sae import SAE
+
+__all__ = ["resample_dead_", "density_counts"]
+
+
+@torch.no_grad()
+def resample_dead_(sae: SAE, opt: SAEOptimizer | None, x: torch.Tensor, dead: torch.Tensor,
+                   generator: torch.Generator, encoder_scale: float = 0.2) -> list[int]:
+    """Resample the latents `dead` [inst, d_sae] from inputs x [pool, d]; returns how many per instance."""
+    n, k = sae.cfg.n_inst, sae.cfg.d_sae
+    if dead.shape != (n, k):
+        raise ValueError(f"dead must be a mask [inst={n}, d_sae={k}], got {tuple(dead.shape)}")
+    if x.dim() != 2 or x.shape[-1] != sae.cfg.d:
+        raise ValueError(f"x must be [pool, d={sae.cfg.d}], got {tuple(x.shape)}")
+    was_training = sae.training
+    sae.eval()
+    loss = (sae(x, with_l0=False).x_hat - x).pow(2).sum(-1)  # [inst, pool]
+    sae.train(was_training)
+    counts = []
+    for i in range(n):
+        idx = torch.nonzero(dead[i]).flatten()
+        counts.append(int(idx.numel()))
+        if not idx.numel():
+            continue
+        w = loss[i].pow(2)
+        w = w if w.sum() > 0 else torch.ones_like(w)
+        pick = torch.multinomial(w, idx.numel(), replacement=bool(w.count_nonzero() < idx.numel()), generator=generator)
+        v = x[pick] - (sae.b_dec[i] if sae.b_dec is not None else 0)
+        v = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        alive = ~dead[i]
+        scale = sae.W_enc[i][alive].norm(dim=-1).mean() if alive.any() else torch.tensor(1.0)
+        sae.W_dec[i, idx] = v
+        sae.W_enc[i, idx] = v * encoder_scale * scale
+        sae.b_enc[i, idx] = 0
+    sae.since_fired.masked_fill_(dead, 0)
+    if opt is not None:
+        for name in ("W_enc", "W_dec", "b_enc"):
+            opt.reset_rows_(name, dead)
+    return counts
+
+
+def density_counts(codes: torch.Tensor) -> torch.Tensor:
+    """How many samples of the batch each latent fired on: codes [inst, batch, d_sae] → [inst, d_sae]."""
+    return (codes.detach() > 0).sum(dim=1)
