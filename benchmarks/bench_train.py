@@ -19,6 +19,11 @@ Sections (all on the CPU, float32):
             settings (`sk.report_train_config`, kaiming encoder, orthogonal decoder) against the kit's current
             defaults (`sk.TrainConfig()`, `sk.SAEConfig` defaults): `sk.train_sae` end to end, data generation and
             MMCS checks included. Options --d-sae, --l1-coeff, --steps.
+5. arch     Per-step speed of each architecture and optimiser (n_inst=1, batch 256, d=256, d_sae=4096, k=32 — the
+            shape where sparsity pays): L1, TopK with a dense decoder matmul, TopK with the sparse embedding_bag
+            decode, BatchTopK, and TopK with Muon; samples/s, the ratio to the L1 SAE with Adam measured alongside,
+            and the fraction of the matmul rate counting the dense 5 matmuls (so a sparse path can exceed the
+            dense ceiling's share).
 
 Timing: warm-up steps first, then `time.perf_counter` around a block of steps, repeated; the median repeat counts.
 Competing runs are interleaved (A B A B …) so that load from other processes hits both alike. Seeds come from
@@ -67,14 +72,18 @@ class Settings:
     mmcs_target: float = 0.99
     mmcs_repeats: int = 1  # whole training runs per configuration (samples are seeded, only seconds vary)
     mmcs_warmup_steps: int = 50
+    arch_d_sae: int = 4096  # section 5
+    arch_k: int = 32
+    arch_steps: int = 20
 
 
 FULL = Settings()
 QUICK = dataclasses.replace(
     FULL, warmup=2, repeats=2, mm_n=1024, mm_inner=5, step_d_sae=(64, 128), step_steps=5, n_batches=4,
     row_k=3, row_d_sae=64, row_steps=5, mmcs_d_sae=(128,), mmcs_l1=(0.1,), mmcs_steps=20, mmcs_warmup_steps=5,
+    arch_d_sae=256, arch_k=8, arch_steps=3,
 )
-SECTIONS = {"1": "matmul", "2": "step", "3": "row", "4": "mmcs"}
+SECTIONS = {"1": "matmul", "2": "step", "3": "row", "4": "mmcs", "5": "arch"}
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -385,6 +394,49 @@ def section_mmcs(s: Settings) -> dict:
     return out
 
 
+# ---------------------------------------------------------------------------------------------------- 5. arch
+
+
+def section_arch(s: Settings) -> dict:
+    rate = matmul_gflops(s)
+    d_sae, k = s.arch_d_sae, s.arch_k
+    batches = toy_batches(s, s.n_batches, seed=6)
+    variants = {  # name: (SAEConfig overrides, optimiser)
+        "l1 (adam)": (dict(architecture="l1", l1_coeff=s.step_l1), "adam"),
+        "topk dense decode": (dict(architecture="topk", k=k, sparse_decode=False), "adam"),
+        "topk sparse decode": (dict(architecture="topk", k=k, sparse_decode=True), "adam"),
+        "batchtopk": (dict(architecture="batchtopk", k=k), "adam"),
+        "topk sparse + muon": (dict(architecture="topk", k=k, sparse_decode=True), "muon"),
+    }
+    steppers = {}
+    for name, (kw, optimizer) in variants.items():
+        sae = sk.SAE(sk.SAEConfig(d=s.d, d_sae=d_sae, seed=7, **kw))
+        opt = sk.SAEOptimizer(sae, optimizer, lr=s.lr, muon_lr=2e-3)
+
+        def step(x: torch.Tensor, sae=sae, opt=opt) -> None:
+            out = sae(x)
+            opt.zero_grad()
+            out.loss.sum().backward()
+            opt.step()
+            sae.normalize_decoder_()
+
+        steppers[name] = Stepper(step, batches)
+        steppers[name](s.warmup)
+    sec = median_seconds({n: (lambda st=st: st(s.arch_steps)) for n, st in steppers.items()}, s.repeats)
+    per_s = {n: s.arch_steps * s.batch / v for n, v in sec.items()}
+    base = per_s["l1 (adam)"]
+    print(f"d={s.d}, d_sae={d_sae}, k={k}, batch {s.batch}, {s.arch_steps} steps × {s.repeats} repeats")
+    print(f"{'variant':<22} {'samples/s':>10} {'vs L1':>7} {'of matmul':>10}")
+    rows = []
+    for n, v in per_s.items():
+        frac = v * flops_per_sample(s.d, d_sae) / (rate * 1e9)
+        rows.append({"variant": n, "samples_per_s": v, "over_l1": ratio(v, base), "fraction_of_matmul": frac})
+        print(f"{n:<22} {v:>10.0f} {fmt_ratio(ratio(v, base)):>7} {frac:>10.1%}")
+    sparse_vs_dense = ratio(per_s["topk sparse decode"], per_s["topk dense decode"])
+    print(f"  TopK sparse / dense decode: {fmt_ratio(sparse_vs_dense)}")
+    return {"d_sae": d_sae, "k": k, "rows": rows, "topk_sparse_over_dense": sparse_vs_dense}
+
+
 # ---------------------------------------------------------------------------------------------------- main
 
 
@@ -416,9 +468,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {header['torch']}, python {header['python']}, {header['threads']} threads, "
           f"CPU: {header['cpu']} ({header['logical_cpus']} logical)")
     figures: dict = {"header": header, "settings": dataclasses.asdict(s)}
-    sections = {"matmul": section_matmul, "step": section_step, "row": section_row, "mmcs": section_mmcs}
+    sections = {"matmul": section_matmul, "step": section_step, "row": section_row, "mmcs": section_mmcs,
+                "arch": section_arch}
     titles = {"matmul": "machine matmul rate", "step": "per-step speed vs a plain reference",
-              "row": "batched row vs one by one", "mmcs": f"time and samples to MMCS ≥ {s.mmcs_target}"}
+              "row": "batched row vs one by one", "mmcs": f"time and samples to MMCS ≥ {s.mmcs_target}",
+              "arch": "architectures and optimisers per step"}
     for number, name in SECTIONS.items():
         if name in wanted:
             print(f"\n== {number}. {titles[name]} ==")

@@ -10,7 +10,8 @@ from plotly.subplots import make_subplots
 from sae_kit.sweep import GridResult
 from sae_kit.train import TrainResult
 
-__all__ = ["plot_feature_frequencies", "plot_training", "plot_grid_heatmaps", "plot_mcs_histogram", "alpha_label"]
+__all__ = ["plot_feature_frequencies", "plot_training", "plot_grid_heatmaps", "plot_mcs_histogram", "alpha_label",
+           "plot_recipe_bars", "plot_recipe_curves", "plot_recipe_table"]
 
 
 def alpha_label(a: float) -> str:
@@ -89,3 +90,52 @@ def _colour(i: int, n: int) -> str:
     from plotly.colors import sample_colorscale
 
     return sample_colorscale("Viridis", [0.9 * i / max(1, n - 1)])[0]
+
+
+# ---------------------------------------------------------------------------------------------------- 06: recipes
+
+
+def plot_recipe_bars(results: Sequence, metrics: Sequence[str] = ("mmcs", "mcc", "fve", "dead_fraction"),
+                     title: str = "Recipes at matched L0") -> go.Figure:
+    """One panel per metric, one bar per recipe (results: `sk.compare_recipes` output)."""
+    metrics = [m for m in metrics if any(r.figures.get(m) is not None for r in results)]
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=metrics, horizontal_spacing=0.06)
+    names = [r.name for r in results]
+    for col, m in enumerate(metrics, start=1):
+        vals = [r.figures.get(m) for r in results]
+        fig.add_trace(go.Bar(x=names, y=vals, name=m, text=[None if v is None else f"{v:.3f}" for v in vals],
+                             textposition="outside", showlegend=False), row=1, col=col)
+        fig.update_yaxes(range=[0, 1.08], row=1, col=col)
+    fig.update_layout(title=title, height=430, width=max(900, 300 * len(metrics)))
+    return fig
+
+
+def plot_recipe_curves(results: Sequence, key: str = "mmcs", title: str | None = None) -> go.Figure:
+    """A training curve per recipe (its kept instance): MMCS from mmcs_history, or an eval_history key
+    such as "dead", "dead_train" or "ultra_low", against training samples."""
+    fig = go.Figure()
+    for n, r in enumerate(results):
+        h = r.result.mmcs_history if key == "mmcs" else r.result.eval_history
+        if key not in h:
+            continue
+        ys = [v[r.instance] for v in h[key]]
+        xs = h["samples"] if "samples" in h else [s * r.result.history["samples"][0] / r.result.history["step"][0] for s in h["step"]]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=r.name, line=dict(color=_colour(n, len(results)))))
+    fig.update_layout(title=title or f"{key} over training", xaxis_title="training samples", yaxis_title=key, height=400)
+    return fig
+
+
+def plot_recipe_table(results: Sequence, columns: Sequence[str] = ("l0", "mmcs", "mcc", "fve", "dead_fraction", "samples_to_0.99"),
+                      title: str = "") -> go.Figure:
+    """The comparison as a table: recipe, source, kept knob, then the chosen figures."""
+    cols = [c for c in columns if any(c in r.figures for r in results)]
+
+    def fmt(v):
+        return "—" if v is None else f"{v:,}" if isinstance(v, int) else f"{v:.3f}"
+
+    cells = [[r.name for r in results], [r.source for r in results], [f"{r.knob:g}" for r in results]]
+    cells += [[fmt(r.figures.get(c)) for r in results] for c in cols]
+    fig = go.Figure(go.Table(header=dict(values=["recipe", "source", "α or k", *cols], align="left"),
+                             cells=dict(values=cells, align="left")))
+    fig.update_layout(title=title, height=80 + 32 * len(results), margin=dict(t=40, b=10))
+    return fig

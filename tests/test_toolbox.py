@@ -223,3 +223,30 @@ def test_bad_optimizer_configs():
         small_train_cfg(optimizer="sgd")
     with pytest.raises(ValueError, match="muon_lr"):
         small_train_cfg(muon_lr=0.0)
+
+
+def test_compare_recipes_keeps_the_instance_nearest_the_target_l0(small_data, tmp_path):
+    recipes = [
+        sk.Recipe("l1", sk.SAEConfig(d=16, d_sae=32, l1_coeff=[0.01, 1.0, 30.0]), small_train_cfg(steps=30)),
+        sk.Recipe("topk", sk.SAEConfig(d=16, d_sae=32, architecture="topk", k=[1, 2, 8]), small_train_cfg(steps=30),
+                  source="Gao et al. 2024"),
+    ]
+    res = sk.compare_recipes(small_data, recipes, target_l0=2.0, cache_dir=tmp_path)
+    for r in res:
+        l0 = r.result.final("l0")
+        assert r.instance == min(range(3), key=lambda i: abs(l0[i] - 2.0))
+        assert r.figures["l0"] == l0[r.instance]
+        assert r.figures["mmcs"] == pytest.approx(sk.mmcs(small_data.features, r.result.sae.dictionary[r.instance]), abs=1e-6)
+    assert res[1].knob == [1, 2, 8][res[1].instance]
+    assert (tmp_path / "topk").is_dir()  # each recipe checkpoints (and resumes) in its own folder
+    for plot in (sk.plots.plot_recipe_bars(res), sk.plots.plot_recipe_table(res), sk.plots.plot_recipe_curves(res)):
+        assert len(plot.data) >= 1
+    assert len(sk.plots.plot_recipe_curves(res).data) == 2
+    with pytest.raises(ValueError, match="unique"):
+        sk.compare_recipes(small_data, recipes + recipes[:1], target_l0=2.0)
+
+
+def test_samples_to_mmcs():
+    res = sk.TrainResult(sae=sk.SAE(sk.SAEConfig(d=4, d_sae=4, n_inst=2)),
+                         mmcs_history={"samples": [10, 20, 30], "mmcs": [[0.5, 0.99], [0.995, 0.2], [0.9, 0.1]]})
+    assert sk.samples_to_mmcs(res, 0.99) == [20, 10]
