@@ -8,9 +8,9 @@
 
 from sae_kit import claims, plots, report
 from sae_kit._util import is_headless, resolve_device
-from sae_kit.claims import sae_training_claims
-from sae_kit.compare import Recipe, RecipeResult, compare_recipes, samples_to_mmcs
-from sae_kit.dictionary_init import data_dictionary, init_dictionary_, pca_dictionary, weight_dictionary
+from sae_kit.claims import sae_training_claims, toolbox_claims
+from sae_kit.compare import Recipe, RecipeResult, compare_recipes, frontier_gap, recommend, samples_to_mmcs
+from sae_kit.dictionary_init import INITS, data_dictionary, init_dictionary_, make_dictionary, pca_dictionary, weight_dictionary
 from sae_kit.io import load_checkpoint, read_json, save_checkpoint, write_json
 from sae_kit.metrics import (
     cosine_matrix,
@@ -35,11 +35,11 @@ __version__ = "0.1.0"
 __all__ = [
     "DataSource", "ToyData", "ToyDataConfig", "activation_probabilities", "toy_data_stats",
     "SAE", "SAEConfig", "SAEOutput", "report_sae_config", "SAEOptimizer", "resample_dead_",
-    "Recipe", "RecipeResult", "compare_recipes", "samples_to_mmcs",
+    "Recipe", "RecipeResult", "compare_recipes", "samples_to_mmcs", "frontier_gap", "recommend", "make_dictionary", "INITS",
     "data_dictionary", "pca_dictionary", "weight_dictionary", "init_dictionary_",
     "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config",
     "GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone", "plots", "report", "claims",
-    "sae_training_claims",
+    "sae_training_claims", "toolbox_claims",
     "cosine_matrix", "mcs", "mmcs", "mmcs_truth_to_learned", "mmcs_learned_to_truth", "dead_latents", "l0",
     "fraction_variance_explained", "dictionary_mmcs",
     "save_checkpoint", "load_checkpoint", "read_json", "write_json",

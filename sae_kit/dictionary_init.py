@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import torch
 
-from sae_kit.sae import SAE
+from sae_kit.sae import SAE, SAEConfig
 
-__all__ = ["data_dictionary", "pca_dictionary", "weight_dictionary", "init_dictionary_"]
+__all__ = ["data_dictionary", "pca_dictionary", "weight_dictionary", "init_dictionary_", "make_dictionary", "INITS"]
+
+INITS = ("orthogonal", "random", "noised_unit", "data", "pca")
 
 
 def _unit(v: torch.Tensor) -> torch.Tensor:
@@ -75,3 +77,19 @@ def init_dictionary_(sae: SAE, dictionary: torch.Tensor) -> None:
     if sae.cfg.encoder_init == "transpose":
         sae.W_enc.copy_(sae.cfg.encoder_scale * sae.W_dec)
         sae.b_enc.zero_()
+
+
+def make_dictionary(kind: str, d: int, d_sae: int, x: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
+    """A starting dictionary [d_sae, d] of one of `INITS` (x [n, d]: data for "data" and "pca"), seeded.
+
+    Stack several into [inst, d_sae, d] and pass them as `init_dictionary` (decoder_init="given") to compare inits
+    side by side in one batched run.
+    """
+    if kind not in INITS:
+        raise ValueError(f"kind must be one of {INITS}, got {kind!r}")
+    g = torch.Generator().manual_seed(seed)
+    if kind in ("data", "pca"):
+        if x is None:
+            raise ValueError(f"kind={kind!r} needs data x [n, d]")
+        return (data_dictionary if kind == "data" else pca_dictionary)(x, d_sae, g)
+    return SAE(SAEConfig(d=d, d_sae=d_sae, decoder_init=kind, seed=seed)).dictionary[0].clone()  # the SAE's own inits

@@ -11,7 +11,7 @@ from sae_kit.sweep import GridResult
 from sae_kit.train import TrainResult
 
 __all__ = ["plot_feature_frequencies", "plot_training", "plot_grid_heatmaps", "plot_mcs_histogram", "alpha_label",
-           "plot_recipe_bars", "plot_recipe_curves", "plot_recipe_table"]
+           "plot_recipe_bars", "plot_recipe_curves", "plot_recipe_table", "plot_frontier", "plot_recommendations"]
 
 
 def alpha_label(a: float) -> str:
@@ -138,4 +138,30 @@ def plot_recipe_table(results: Sequence, columns: Sequence[str] = ("l0", "mmcs",
     fig = go.Figure(go.Table(header=dict(values=["recipe", "source", "α or k", *cols], align="left"),
                              cells=dict(values=cells, align="left")))
     fig.update_layout(title=title, height=80 + 32 * len(results), margin=dict(t=40, b=10))
+    return fig
+
+
+def plot_frontier(results: Sequence, title: str = "Reconstruction against sparsity") -> go.Figure:
+    """Held-out FVE against L0 for every instance of each recipe's row (the frontier Gao et al. 2024 compare on)."""
+    fig = go.Figure()
+    for n, r in enumerate(results):
+        l0, fve = r.result.final("l0"), r.result.final("fve")
+        knobs = r.result.sae.cfg.ks or r.result.sae.cfg.l1_coeffs
+        fig.add_trace(go.Scatter(x=l0, y=fve, mode="lines+markers", name=r.name, text=[f"{k:g}" for k in knobs],
+                                 hovertemplate="L0 %{x:.2f}<br>FVE %{y:.3f}<br>α or k %{text}",
+                                 line=dict(color=_colour(n, len(results)))))
+    fig.update_layout(title=title, xaxis_title="L0 (active latents per sample)", yaxis_title="fraction of variance explained",
+                      xaxis_type="log", height=420)
+    return fig
+
+
+def plot_recommendations(rows: Sequence[dict], key: str = "mmcs", title: str = "What to use") -> go.Figure:
+    """The table `sk.recommend` returns: per question, the best recipe and the runner-up with their figures."""
+    def fmt(v):
+        return "—" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    cols = ["question", "best", key, "dead_fraction", "runner_up", f"runner_up_{key}", "source"]
+    fig = go.Figure(go.Table(header=dict(values=cols, align="left"),
+                             cells=dict(values=[[fmt(r.get(c)) for r in rows] for c in cols], align="left")))
+    fig.update_layout(title=title, height=90 + 34 * len(rows), margin=dict(t=40, b=10))
     return fig

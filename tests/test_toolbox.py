@@ -250,3 +250,38 @@ def test_samples_to_mmcs():
     res = sk.TrainResult(sae=sk.SAE(sk.SAEConfig(d=4, d_sae=4, n_inst=2)),
                          mmcs_history={"samples": [10, 20, 30], "mmcs": [[0.5, 0.99], [0.995, 0.2], [0.9, 0.1]]})
     assert sk.samples_to_mmcs(res, 0.99) == [20, 10]
+
+
+def test_frontier_gap():
+    # reference frontier through (1, 0.5), (4, 0.7) linear in log L0: at L0 = 2 it is 0.6
+    assert sk.frontier_gap([1, 4], [0.5, 0.7], [2.0], [0.65]) == pytest.approx(0.05)
+    assert sk.frontier_gap([4, 1], [0.7, 0.5], [2.0, 8.0], [0.55, 0.99]) == pytest.approx(-0.05)  # 8 is outside
+    assert sk.frontier_gap([1, 4], [0.5, 0.7], [9.0], [0.9]) is None
+
+
+def test_make_dictionary_kinds():
+    x = torch.randn(300, 6, generator=gen())
+    for kind in sk.INITS:
+        dct = sk.make_dictionary(kind, 6, 10, x, seed=1)
+        assert dct.shape == (10, 6) and torch.allclose(dct.norm(dim=-1), torch.ones(10), atol=1e-5)
+        assert torch.equal(dct, sk.make_dictionary(kind, 6, 10, x, seed=1))
+    with pytest.raises(ValueError, match="needs data"):
+        sk.make_dictionary("pca", 6, 10)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        sk.make_dictionary("svd", 6, 10)
+
+
+def test_instance_names_report_every_instance_and_recommend(small_data):
+    x = small_data.sample(500, gen())[0]
+    inits = torch.stack([sk.make_dictionary(k, 16, 32, x, seed=0) for k in ("orthogonal", "pca")])
+    recipe = sk.Recipe("inits", sk.SAEConfig(d=16, d_sae=32, n_inst=2, decoder_init="given"), small_train_cfg(steps=20),
+                       init_dictionary=inits, instance_names=["orthogonal", "pca"])
+    res = sk.compare_recipes(small_data, [recipe], target_l0=2.0)
+    assert [r.name for r in res] == ["orthogonal", "pca"] and [r.instance for r in res] == [0, 1]
+    rows = sk.recommend({"init": res})
+    best = max(res, key=lambda r: r.figures["mmcs"])
+    assert rows[0]["best"] == best.name and rows[0]["mmcs"] == best.figures["mmcs"]
+    assert len(sk.plots.plot_recommendations(rows).data) == 1 and len(sk.plots.plot_frontier(res).data) == 2
+    bad = sk.Recipe("bad", recipe.sae, recipe.train, init_dictionary=inits, instance_names=["one"])
+    with pytest.raises(ValueError, match="instance_names"):
+        sk.compare_recipes(small_data, [bad], target_l0=2.0)
