@@ -338,8 +338,10 @@ class SAE(nn.Module):
         if n_dead == 0:
             return torch.zeros(self.cfg.n_inst, device=pre.device)
         e = (x - x_hat).detach()  # [inst, batch, d]
-        masked = pre.masked_fill(~dead[:, None, :], -torch.inf)
-        vals, idx = masked.topk(min(self.cfg.aux_k, n_dead), dim=-1)  # [inst, batch, k_aux]
+        cols = torch.nonzero(dead.any(dim=0)).flatten()  # latents dead in some instance: usually few, so gather them
+        masked = pre.index_select(-1, cols).masked_fill(~dead[:, None, cols], -torch.inf)  # [inst, batch, n_cols]
+        vals, j = masked.topk(min(self.cfg.aux_k, n_dead), dim=-1)  # [inst, batch, k_aux]
+        idx = cols[j]
         vals = torch.relu(vals)  # instances with fewer dead latents pick some −inf: ReLU makes them 0
         offsets = torch.arange(self.cfg.n_inst, device=idx.device)[:, None, None] * self.cfg.d_sae
         n, batch, ka = idx.shape
