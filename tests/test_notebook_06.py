@@ -1,0 +1,25 @@
+"""Notebook 06 (TopK, Muon, inits, dead-latent remedies): the CI profile's figures."""
+
+import sae_kit as sk
+
+
+def test_beyond_the_report_ci_figures(executed):
+    res = sk.read_json(executed["06_beyond_the_report"].with_suffix(".json"))
+    fig = res["figures"]
+    claims = {c["id"]: c["replicated"] for c in res["claims"]}
+    assert set(claims) == {"topk_frontier", "transpose_init", "auxk", "resampling", "muon", "preact_penalty"}
+    # the large, robust effects must show even in the small CI run
+    assert claims["topk_frontier"] and claims["transpose_init"] and claims["auxk"], claims
+    arch = {r["name"]: r for r in fig["architectures"]}
+    assert arch["TopK"]["mmcs"] > 0.98 and arch["BatchTopK"]["mmcs"] > 0.98
+    for r in fig["architectures"]:
+        assert abs(r["l0"] - fig["target_l0"]) < 1.5, r  # compared at matched sparsity
+    optim = {r["name"]: r for r in fig["optimisers"]}
+    assert abs(optim["TopK + Muon (10× lr)"]["mmcs"] - arch["TopK"]["mmcs"]) < 0.02
+    inits = {r["name"]: r for r in fig["initialisations"]}
+    assert set(inits) == {*sk.INITS, "report's init (kaiming encoder)"}
+    assert all(r["mmcs"] > 0.9 for r in inits.values())
+    rem = {r["name"]: r for r in fig["remedies"]}
+    assert rem["TopK, kaiming encoder"]["dead_fraction"] > 2 * rem["TopK"]["dead_fraction"]
+    assert rem["TopK + resampling"]["dead_fraction"] <= rem["TopK"]["dead_fraction"]
+    assert {r["question"] for r in fig["recommendations"]} == {"architecture", "optimiser", "initialisation", "dead-latent remedy"}
