@@ -16,10 +16,12 @@ from sae_kit.metrics import (
     dictionary_mmcs,
     fraction_variance_explained,
     l0,
+    mcc,
     mcs,
     mmcs,
     mmcs_learned_to_truth,
     mmcs_truth_to_learned,
+    principal_angles,
 )
 from sae_kit.sae import SAE, SAEConfig, SAEOutput, report_sae_config
 from sae_kit.sweep import GridResult, goldilocks_zone, report_alphas, report_sizes, train_grid
@@ -35,7 +37,7 @@ __all__ = [
     "GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone", "plots", "report", "claims",
     "sae_training_claims",
     "cosine_matrix", "mcs", "mmcs", "mmcs_truth_to_learned", "mmcs_learned_to_truth", "dead_latents", "l0",
-    "fraction_variance_explained", "dictionary_mmcs",
+    "fraction_variance_explained", "dictionary_mmcs", "mcc", "principal_angles",
     "save_checkpoint", "load_checkpoint", "read_json", "write_json",
     "is_headless", "resolve_device",
 ]

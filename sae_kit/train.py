@@ -21,7 +21,7 @@ import torch
 
 from sae_kit import io
 from sae_kit._util import check_positive_int, check_range, derive_seed, progress, resolve_device
-from sae_kit.metrics import dead_latents, fraction_variance_explained, mmcs
+from sae_kit.metrics import dead_latents, fraction_variance_explained, mcs, mmcs
 from sae_kit.sae import SAE, SAEConfig
 from sae_kit.toy_data import DataSource
 
@@ -56,6 +56,8 @@ class TrainConfig:
     """Record dead latents and fraction of variance explained on the held-out sample."""
     n_eval: int = 2560
     """Held-out samples for dead latents (the replication: 2,560)."""
+    record_mcs: bool = False
+    """Also record the per-feature MCS (ground truth → learned) at every `mmcs_every` step, in `mcs_history`."""
     stop_at_mmcs: float | None = None
     """Stop early once every instance has MMCS ≥ this (needs a ground truth), in (0, 1]; None: never."""
     seed: int = 0
@@ -117,6 +119,8 @@ class TrainResult:
     """step, samples, seconds, and mse, l1, loss averaged over the last `log_every` steps; l0 of the logged step."""
     mmcs_history: dict[str, list] = field(default_factory=dict)
     """step, samples, seconds, mmcs (ground truth → learned) every `mmcs_every` steps."""
+    mcs_history: dict[str, list] = field(default_factory=dict)
+    """step, samples, mcs [inst][feat] every `mmcs_every` steps when `record_mcs` (else empty)."""
     eval_history: dict[str, list] = field(default_factory=dict)
     """step, dead (count), fve every `eval_every` steps and at the end."""
     first_reached: list[int | None] = field(default_factory=list)
@@ -264,7 +268,10 @@ def train_sae(
                 n_window = 0
                 bar.update(step - bar.n)
             if gt is not None and (step % cfg.mmcs_every == 0 or step == cfg.steps):
-                values = mmcs(gt, sae.dictionary).tolist()
+                per_feature = mcs(gt, sae.dictionary)  # [inst, feat]
+                values = per_feature.mean(dim=-1).tolist()
+                if cfg.record_mcs:
+                    _append(res.mcs_history, step=step, samples=step * cfg.batch_size, mcs=per_feature.tolist())
                 _append(res.mmcs_history, step=step, samples=step * cfg.batch_size, seconds=elapsed(), mmcs=values)
                 if cfg.stop_at_mmcs is not None:
                     for i, v in enumerate(values):
@@ -295,6 +302,8 @@ def train_sae(
 def _run_signature(sae_cfg: SAEConfig, cfg: TrainConfig) -> dict:
     """What must match for a checkpoint to be resumed (everything but bookkeeping fields)."""
     t = {k: v for k, v in asdict(cfg).items() if k not in ("checkpoint_dir", "checkpoint_every", "progress", "device")}
+    if not t["record_mcs"]:
+        del t["record_mcs"]  # checkpoints written before the option existed still resume
     return {"sae": sae_cfg.to_dict(), "train": t}
 
 
@@ -312,6 +321,7 @@ def _save(directory: Path, step: int, sae: SAE, opt: torch.optim.Optimizer, g: t
         "step": step, "n_window": n_window, "finished": finished, "run": _run_signature(sae_cfg, cfg),
         "seconds": res.seconds, "first_reached": res.first_reached,
         "history": res.history, "mmcs_history": res.mmcs_history, "eval_history": res.eval_history,
+        "mcs_history": res.mcs_history,
     }
     io.save_checkpoint(directory, tensors, meta)
 
@@ -343,6 +353,7 @@ def _resume(directory: Path, sae: SAE, opt: torch.optim.Optimizer, g: torch.Gene
             opt.state[p] = state
     g.set_state(tensors["rng.data"])
     res.history, res.mmcs_history, res.eval_history = meta["history"], meta["mmcs_history"], meta["eval_history"]
+    res.mcs_history = meta.get("mcs_history", {})
     res.first_reached = meta["first_reached"]
     res.seconds = meta["seconds"]
     window.copy_(tensors["log.window"])
