@@ -9,6 +9,7 @@
 from sae_kit import claims, plots, report
 from sae_kit._util import is_headless, resolve_device
 from sae_kit.claims import sae_training_claims
+from sae_kit.estimate import FeatureCountEstimate, estimate_n_features
 from sae_kit.io import load_checkpoint, read_json, save_checkpoint, write_json
 from sae_kit.metrics import (
     cosine_matrix,
@@ -23,6 +24,7 @@ from sae_kit.metrics import (
     mmcs_truth_to_learned,
     principal_angles,
 )
+from sae_kit.recovery import PlaneData, first_found, plane_recovery, rank_correlation
 from sae_kit.sae import SAE, SAEConfig, SAEOutput, report_sae_config
 from sae_kit.sweep import GridResult, goldilocks_zone, report_alphas, report_sizes, train_grid
 from sae_kit.toy_data import DataSource, ToyData, ToyDataConfig, activation_probabilities, toy_data_stats
@@ -40,4 +42,5 @@ __all__ = [
     "fraction_variance_explained", "dictionary_mmcs", "mcc", "principal_angles",
     "save_checkpoint", "load_checkpoint", "read_json", "write_json",
     "is_headless", "resolve_device",
+    "estimate_n_features", "FeatureCountEstimate", "PlaneData", "plane_recovery", "first_found", "rank_correlation",
 ]
