@@ -88,23 +88,27 @@ def sae_training_claims(grid: GridResult, row: TrainResult, n_features: int, thr
 SHARKEY_2023 = "Sharkey et al. (2023), \"A small update to the Sparse Coding interim research report\""
 
 
-def mcs_histogram_claims(grid: GridResult, found: torch.Tensor, missed: torch.Tensor, rho: float, plane: list[dict],
-                         estimates: dict) -> list[Claim]:
+def mcs_histogram_claims(grid: GridResult, n_features: int, found: torch.Tensor, missed: torch.Tensor, rho: float,
+                         plane: list[dict], estimates: dict) -> list[Claim]:
     """Notebook 04: MCS distributions, recovery order, the composed plane, and the feature-count estimate.
 
-    found, missed: [size, alpha] fractions of features with MCS ≥ 0.9 and < 0.5; rho: Spearman ρ(feature index,
-    samples until found); plane: `plane_recovery` results, one per initialisation; estimates: {true G: estimate}.
+    n_features: G of the grid's data; found, missed: [size, alpha] fractions of features with MCS ≥ 0.9 and < 0.5;
+    rho: Spearman ρ(feature index, samples until found); plane: `plane_recovery` results, one per initialisation;
+    estimates: {true G: estimate}.
     """
     if grid.mmcs is None:
         raise ValueError("mcs_histogram_claims needs a grid trained with a ground truth")
-    middling = (grid.mmcs >= 0.4) & (grid.mmcs <= 0.9)
+    middling = (grid.mmcs >= 0.4) & (grid.mmcs <= 0.9)  # [size, alpha]
     mixed = middling & (found >= 0.2) & (missed >= 0.1)
-    n_mid, n_mixed = int(middling.sum()), int(mixed.sum())
+    small = torch.tensor([s < n_features for s in grid.d_sae_values])[:, None].expand_as(middling)
+    n_mid, n_mixed = int((middling & small).sum()), int((mixed & small).sum())
+    n_mid_big, n_mixed_big = int((middling & ~small).sum()), int((mixed & ~small).sum())
     claims = [Claim(
         "middling_mmcs_is_mixture",
-        "A middling MMCS hides a mixture: some features found almost exactly, others missed",
+        "Below G latents, a middling MMCS is a mixture: some features found almost exactly, others missed",
         SHARKEY_2023, "asked for MCS histograms rather than the mean (the mean alone is ambiguous)",
-        f"{n_mixed} of {n_mid} cells with 0.4 ≤ MMCS ≤ 0.9 have ≥ 20 % found and ≥ 10 % missed",
+        f"mixed (≥ 20 % found, ≥ 10 % missed) in {n_mixed} of {n_mid} cells with 0.4 ≤ MMCS ≤ 0.9 and d_sae < G; "
+        f"{n_mixed_big} of {n_mid_big} at d_sae ≥ G",
         n_mid > 0 and 2 * n_mixed > n_mid,
     )]
     claims.append(Claim(

@@ -86,8 +86,9 @@ def estimate_n_features(
     """Estimate the number of features from dictionaries of several sizes trained on the same data with the same α.
 
     The rule (the report's heuristic, Sharkey, Braun & Millidge 2022, made explicit; the thresholds are the kit's):
-    1. α: the given one, else the α whose dictionaries agree most across sizes (highest mean dictionary-to-dictionary
-       MMCS) — a choice that needs no ground truth.
+    1. α: the given one, else the largest α at which the smallest dictionary has no dead latents (dead fraction <
+       `dead_threshold`): the report reads the heuristic at an α large enough for dead latents to appear in large
+       dictionaries, but not so large that codes die in small ones. Needs no ground truth.
     2. If the dictionary-to-dictionary MMCS curve m_i = MMCS(D_i → D_{i+1}) rises (max_i m_i − m_0 ≥ `rise`), the
        estimate is the first size s_i with m_i ≥ max m − `plateau`: where the curve stops rising.
     3. Otherwise the dead-latent onset decides: the size just below the first size whose dead fraction is ≥
@@ -102,15 +103,17 @@ def estimate_n_features(
     for name, v in (("rise", rise), ("plateau", plateau), ("dead_threshold", dead_threshold)):
         check_range(name, v, 0.0, 1.0)
     d2d_all = ev["d2d"].float()  # [size − 1, alpha]
+    sizes_t = torch.tensor(sizes, dtype=torch.float32)
     if alpha is None:
-        j = int(d2d_all.mean(dim=0).argmax())
+        alive_small = [k for k in range(len(alphas)) if float(ev["dead"][0, k]) / sizes[0] < dead_threshold]
+        j = max(alive_small, key=lambda k: alphas[k]) if alive_small else min(range(len(alphas)), key=lambda k: alphas[k])
     else:
         close = [k for k, a in enumerate(alphas) if abs(a - alpha) <= 1e-9 * max(1.0, abs(a))]
         if not close:
             raise ValueError(f"alpha must be one of the trained values {alphas}, got {alpha}")
         j = close[0]
     d2d = d2d_all[:, j].tolist()
-    dead_frac = (ev["dead"][:, j] / torch.tensor(sizes, dtype=torch.float32)).tolist()
+    dead_frac = (ev["dead"][:, j] / sizes_t).tolist()
     alive = [int(s - round(float(n))) for s, n in zip(sizes, ev["dead"][:, j].tolist())]
 
     d2d_size = None

@@ -137,3 +137,16 @@ def test_notebook_04_plots_return_figures():
     est = sk.estimate_n_features(grid)
     fig = sk.plots.plot_feature_count_evidence({"G = 32": est})
     assert len(fig.data) == 4 + 1
+
+
+def test_estimator_default_alpha_is_the_largest_without_dead_latents_at_the_smallest_size():
+    g = fake_grid([0.5, 0.9, 0.95, 0.95], [0, 0, 0, 0.1, 0.3])
+    sizes = torch.tensor(g.d_sae_values, dtype=torch.float32)[:, None]
+    dead_frac = torch.tensor([[0.0, 0.0, 0.5], [0, 0, 0.5], [0, 0, 0.6], [0, 0.1, 0.7], [0, 0.3, 0.8]])
+    g.alphas, g.dead_fraction, g.dead = [0.1, 0.3, 1.0], dead_frac, dead_frac * sizes
+    for name in ("mse", "l1", "l0", "fve"):
+        setattr(g, name, getattr(g, name).expand(5, 3))
+    g.dictionary_mmcs = g.dictionary_mmcs.expand(4, 3)
+    est = sk.estimate_n_features(g)
+    assert est.alpha == 0.3  # α = 1 kills latents already in the smallest dictionary
+    assert sk.estimate_n_features(g, alpha=0.1).alpha == 0.1
