@@ -11,6 +11,7 @@ from sae_kit._util import is_headless, resolve_device
 from sae_kit.claims import sae_training_claims, toolbox_claims
 from sae_kit.compare import Recipe, RecipeResult, compare_recipes, frontier_gap, recommend, samples_to_mmcs
 from sae_kit.dictionary_init import INITS, data_dictionary, init_dictionary_, make_dictionary, pca_dictionary, weight_dictionary
+from sae_kit.estimate import FeatureCountEstimate, estimate_n_features
 from sae_kit.io import load_checkpoint, read_json, save_checkpoint, write_json
 from sae_kit.metrics import (
     cosine_matrix,
@@ -18,12 +19,15 @@ from sae_kit.metrics import (
     dictionary_mmcs,
     fraction_variance_explained,
     l0,
+    mcc,
     mcs,
     mmcs,
     mmcs_learned_to_truth,
     mmcs_truth_to_learned,
+    principal_angles,
 )
 from sae_kit.optim import SAEOptimizer
+from sae_kit.recovery import PlaneData, first_found, plane_recovery, rank_correlation
 from sae_kit.remedies import resample_dead_
 from sae_kit.sae import SAE, SAEConfig, SAEOutput, report_sae_config
 from sae_kit.sweep import GridResult, goldilocks_zone, report_alphas, report_sizes, train_grid
@@ -41,7 +45,8 @@ __all__ = [
     "GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone", "plots", "report", "claims",
     "sae_training_claims", "toolbox_claims",
     "cosine_matrix", "mcs", "mmcs", "mmcs_truth_to_learned", "mmcs_learned_to_truth", "dead_latents", "l0",
-    "fraction_variance_explained", "dictionary_mmcs",
+    "fraction_variance_explained", "dictionary_mmcs", "mcc", "principal_angles",
     "save_checkpoint", "load_checkpoint", "read_json", "write_json",
     "is_headless", "resolve_device",
+    "estimate_n_features", "FeatureCountEstimate", "PlaneData", "plane_recovery", "first_found", "rank_correlation",
 ]

@@ -13,11 +13,14 @@ Every function accepts an optional leading `inst` axis on `learned` (and on `ref
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
+from scipy.optimize import linear_sum_assignment
 
 __all__ = [
     "cosine_matrix", "mcs", "mmcs", "mmcs_truth_to_learned", "mmcs_learned_to_truth", "dead_latents",
-    "l0", "fraction_variance_explained", "dictionary_mmcs",
+    "l0", "fraction_variance_explained", "dictionary_mmcs", "mcc", "principal_angles",
 ]
 
 
@@ -83,3 +86,58 @@ def dictionary_mmcs(smaller: torch.Tensor, larger: torch.Tensor) -> float | torc
     rising once the dictionary holds all the features. smaller [(inst,) k, d], larger [(inst,) K, d] → float or [inst].
     """
     return mmcs(smaller, larger)
+
+
+# --- one-to-one matching (MCC) and subspaces --------------------------------------------------------------------
+
+MCCConvention = Literal["saelens", "reference"]
+
+
+def mcc(reference: torch.Tensor, learned: torch.Tensor, convention: MCCConvention = "saelens") -> float | torch.Tensor:
+    """Mean correlation coefficient: mean |cos| over a one-to-one (Hungarian) matching of reference and learned rows.
+
+    MCC = (1/N) Σ_{(i, j) ∈ M} |cos(reference_i, learned_j)|, M the matching of min(n_ref, n_learn) pairs that
+    maximises the sum (scipy's `linear_sum_assignment`). Unlike MMCS, a learned row can be used only once, so a
+    dictionary that copies one feature many times is not rewarded, and signs are ignored (|cos|).
+    - convention="saelens": N = min(n_ref, n_learn), SAELens' `mean_correlation_coefficient` (synthetic/evals.py,
+      6.54): with a dictionary smaller than the ground truth, unmatched features are not counted;
+    - convention="reference": N = n_ref, every ground-truth feature counts and an unmatched one scores 0 (≤ MMCS
+      computed with |cos|).
+    Zero rows score 0 (norms clamped at 1e-8, as SAELens does). reference [ref, d], learned [(inst,) learn, d] → float,
+    or a tensor [inst] when `learned` has an instance axis.
+    """
+    if convention not in ("saelens", "reference"):
+        raise ValueError(f"convention must be 'saelens' or 'reference', got {convention!r}")
+    if reference.dim() != 2 or learned.dim() not in (2, 3):
+        raise ValueError(f"reference must be [ref, d] and learned [learn, d] or [inst, learn, d], got "
+                         f"{tuple(reference.shape)} and {tuple(learned.shape)}")
+    sims = cosine_matrix(reference, learned).abs().detach().cpu().double()  # [(inst,) ref, learn]
+    flat = sims.reshape(-1, *sims.shape[-2:])
+    out = []
+    for s in flat.numpy():
+        rows, cols = linear_sum_assignment(s, maximize=True)
+        n = min(s.shape) if convention == "saelens" else s.shape[0]
+        out.append(float(s[rows, cols].sum() / n))
+    return out[0] if learned.dim() == 2 else torch.tensor(out)
+
+
+def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Principal angles (radians, ascending) between span(rows of a) and span(rows of b).
+
+    With Q_a, Q_b orthonormal bases of the two row spaces (from an SVD, which drops dependent rows), the singular
+    values of Q_aᵀ Q_b are cos θ_1 ≥ … ≥ cos θ_k, k = min(rank a, rank b) (Björck & Golub 1973). Basis-invariant:
+    any rotation of the rows inside their span gives the same angles, so a plane recovered up to rotation scores 0.
+    a [n_a, d], b [n_b, d] → [k].
+    """
+    if a.dim() != 2 or b.dim() != 2 or a.shape[-1] != b.shape[-1]:
+        raise ValueError(f"a and b must be [n, d] with the same d, got {tuple(a.shape)} and {tuple(b.shape)}")
+    qa, qb = _row_basis(a.double()), _row_basis(b.double())  # [d, k_a], [d, k_b]
+    cos = torch.linalg.svdvals(qa.T @ qb).clamp(-1.0, 1.0)  # [min(k_a, k_b)], descending
+    return torch.arccos(cos).float()
+
+
+def _row_basis(m: torch.Tensor, tol: float = 1e-10) -> torch.Tensor:
+    """Orthonormal basis [d, rank] of the row space of m [n, d] (via SVD, so dependent rows are dropped)."""
+    u, s, _ = torch.linalg.svd(m.T, full_matrices=False)  # m.T = U S Vᵀ, columns of U span the rows of m
+    keep = s > tol * max(1.0, float(s.max()) if s.numel() else 0.0)
+    return u[:, keep]

@@ -10,8 +10,12 @@ from plotly.subplots import make_subplots
 from sae_kit.sweep import GridResult
 from sae_kit.train import TrainResult
 
-__all__ = ["plot_feature_frequencies", "plot_training", "plot_grid_heatmaps", "plot_mcs_histogram", "alpha_label",
-           "plot_recipe_bars", "plot_recipe_curves", "plot_recipe_table", "plot_frontier", "plot_recommendations"]
+__all__ = [
+    "plot_feature_frequencies", "plot_training", "plot_grid_heatmaps", "plot_mcs_histogram", "alpha_label",
+    "plot_mcs_histogram_grid", "plot_recovery_vs_frequency", "plot_recovery_over_training", "plot_identifiability",
+    "plot_feature_count_evidence",
+    "plot_recipe_bars", "plot_recipe_curves", "plot_recipe_table", "plot_frontier", "plot_recommendations",
+]
 
 
 def alpha_label(a: float) -> str:
@@ -164,4 +168,113 @@ def plot_recommendations(rows: Sequence[dict], key: str = "mmcs", title: str = "
     fig = go.Figure(go.Table(header=dict(values=cols, align="left"),
                              cells=dict(values=[[fmt(r.get(c)) for r in rows] for c in cols], align="left")))
     fig.update_layout(title=title, height=90 + 34 * len(rows), margin=dict(t=40, b=10))
+    return fig
+
+
+# --- notebook 04: MCS distributions, recovery order, identifiability, the feature-count estimate ------------------
+
+
+def plot_mcs_histogram_grid(grid: GridResult, title: str = "Per-feature MCS across the grid") -> go.Figure:
+    """The MMCS heatmap (left) beside a histogram of the per-feature MCS of every (size, α) cell (right).
+
+    A middling MMCS then reads as "every feature partly found" (one central bump) or "some fully, some not" (two)."""
+    if grid.mcs is None or grid.mmcs is None:
+        raise ValueError("plot_mcs_histogram_grid needs a grid trained with a ground truth (grid.mcs is None)")
+    sizes, alphas = grid.d_sae_values, grid.alphas
+    n_rows, n_cols = len(sizes), len(alphas)
+    specs = [[{"rowspan": n_rows}] + [{}] * n_cols] + [[None] + [{}] * n_cols for _ in range(n_rows - 1)]
+    fig = make_subplots(rows=n_rows, cols=n_cols + 1, specs=specs, column_widths=[0.34] + [0.66 / n_cols] * n_cols,
+                        horizontal_spacing=0.02, vertical_spacing=0.03,
+                        column_titles=["MMCS (truth → learned)"] + [f"α = {alpha_label(a)}" for a in alphas])
+    z = grid.mmcs.tolist()
+    fig.add_trace(go.Heatmap(z=z, x=[alpha_label(a) for a in alphas], y=[str(s) for s in sizes], zmin=0, zmax=1,
+                             colorscale="Viridis", text=[[f"{v:.2f}" for v in row] for row in z], texttemplate="%{text}",
+                             name="MMCS", colorbar=dict(x=0.3, thickness=10)), row=1, col=1)
+    fig.update_xaxes(type="category", title_text="α", row=1, col=1)
+    fig.update_yaxes(type="category", title_text="dictionary size", row=1, col=1)
+    for i, size in enumerate(sizes):
+        for j in range(n_cols):
+            values = grid.mcs[i][j].tolist()
+            fig.add_trace(go.Histogram(x=values, xbins=dict(start=0, end=1.0001, size=0.05), showlegend=False,
+                                       marker_color=_colour(int(10 * float(grid.mmcs[i, j])), 10),
+                                       name=f"d_sae={size}, α={alpha_label(alphas[j])}"),
+                          row=n_rows - i, col=j + 2)  # largest size at the top, as in the heatmap
+            fig.update_xaxes(range=[0, 1], showticklabels=i == 0, row=n_rows - i, col=j + 2)
+            fig.update_yaxes(showticklabels=False, row=n_rows - i, col=j + 2)
+    fig.update_layout(title=title, height=max(420, 110 * n_rows), width=max(900, 330 + 150 * n_cols), bargap=0.05)
+    return fig
+
+
+def plot_recovery_vs_frequency(probabilities: Sequence[float], mcs_by_variant: dict[str, Sequence[float]],
+                               title: str = "Recovery against feature frequency") -> go.Figure:
+    """Final MCS of each ground-truth feature against how often it fires (log scale), one series per data variant."""
+    fig = go.Figure()
+    for k, (name, values) in enumerate(mcs_by_variant.items()):
+        fig.add_trace(go.Scatter(x=list(probabilities), y=list(values), mode="markers", name=name,
+                                 marker=dict(size=5, color=_colour(k, len(mcs_by_variant)))))
+    fig.update_layout(title=title, xaxis_title="P(feature active)", yaxis_title="MCS", xaxis_type="log", yaxis_range=[0, 1.02])
+    return fig
+
+
+def plot_recovery_over_training(mcs_history: dict[str, list], first_found: Sequence[float | None], instance: int = 0,
+                                title: str = "When each feature is found") -> go.Figure:
+    """Left: MCS of every feature (rows, most frequent at the bottom) over training. Right: samples to reach the
+    threshold against the feature index (features never found are left out)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["MCS over training", "samples until found"], column_widths=[0.6, 0.4])
+    z = [list(col) for col in zip(*[row[instance] for row in mcs_history["mcs"]])]  # [feat][step]
+    fig.add_trace(go.Heatmap(z=z, x=mcs_history["samples"], zmin=0, zmax=1, colorscale="Viridis", name="MCS",
+                             colorbar=dict(x=0.56, thickness=10)), row=1, col=1)
+    found = [(i, s) for i, s in enumerate(first_found) if s is not None]
+    fig.add_trace(go.Scatter(x=[i for i, _ in found], y=[s for _, s in found], mode="markers", name="first found",
+                             marker=dict(size=5)), row=1, col=2)
+    fig.update_xaxes(title_text="samples", row=1, col=1)
+    fig.update_yaxes(title_text="feature index (frequency falls upward)", row=1, col=1)
+    fig.update_xaxes(title_text="feature index", row=1, col=2)
+    fig.update_yaxes(title_text="samples", row=1, col=2)
+    fig.update_layout(title=title, height=420)
+    return fig
+
+
+def plot_identifiability(points: Sequence[Sequence[float]], recoveries: Sequence[dict], labels: Sequence[str],
+                         title: str = "A composed plane: the data fix the plane, not a basis") -> go.Figure:
+    """Data in the plane of the two always-together features, the true axes, and each SAE's in-plane directions.
+
+    points [batch, 2]: samples' coordinates in the plane; recoveries: `plane_recovery` results, one per SAE."""
+    fig = go.Figure(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="markers", name="data (in plane)",
+                               marker=dict(size=3, color="lightgrey")))
+    for k, (x, y) in enumerate([(1, 0), (0, 1)]):
+        fig.add_trace(go.Scatter(x=[0, x], y=[0, y], mode="lines", line=dict(color="black", width=3, dash="dot"),
+                                 name="ground-truth features", legendgroup="truth", showlegend=k == 0))
+    for k, (rec, label) in enumerate(zip(recoveries, labels)):
+        xs, ys = [], []
+        for cx, cy in rec["coords"]:
+            xs += [0, cx, None]
+            ys += [0, cy, None]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=label, line=dict(color=_colour(k, len(recoveries)))))
+    fig.update_layout(title=title, xaxis_title="along f₀", yaxis_title="along f₁", height=520, width=620,
+                      yaxis=dict(scaleanchor="x", scaleratio=1))
+    return fig
+
+
+def plot_feature_count_evidence(estimates: dict, title: str = "Estimating the number of features without ground truth") -> go.Figure:
+    """The estimator's evidence against dictionary size, one line per dataset: dictionary-to-dictionary MMCS, dead
+    fraction, MSE and L1; the estimate is marked on the first panel. estimates: {label: FeatureCountEstimate}."""
+    panels = ["MMCS with next larger dictionary", "dead fraction", "MSE (held out)", "L1 (before α)"]
+    fig = make_subplots(rows=1, cols=4, subplot_titles=panels)
+    for k, (label, est) in enumerate(estimates.items()):
+        c = _colour(k, len(estimates))
+        sizes = est.d_sae_values
+        series = [(sizes[:-1], est.dictionary_mmcs), (sizes, est.dead_fraction), (sizes, est.mse), (sizes, est.l1)]
+        for col, (x, y) in enumerate(series, start=1):
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=str(label), legendgroup=str(label),
+                                     showlegend=col == 1, line=dict(color=c)), row=1, col=col)
+        i = sizes.index(est.estimate)
+        y_est = est.dictionary_mmcs[min(i, len(sizes) - 2)]
+        fig.add_trace(go.Scatter(x=[est.estimate], y=[y_est], mode="markers", name=f"{label}: estimate {est.estimate}",
+                                 legendgroup=str(label), marker=dict(symbol="star", size=14, color=c)), row=1, col=1)
+    for col in range(1, 5):
+        fig.update_xaxes(type="log", title_text="dictionary size", row=1, col=col)
+    for col in (3, 4):
+        fig.update_yaxes(type="log", row=1, col=col)
+    fig.update_layout(title=title, height=400, width=1200)
     return fig

@@ -22,7 +22,7 @@ import torch
 from sae_kit import io
 from sae_kit._util import check_positive_int, check_range, derive_seed, progress, resolve_device
 from sae_kit.dictionary_init import data_dictionary, init_dictionary_, pca_dictionary
-from sae_kit.metrics import dead_latents, fraction_variance_explained, mmcs
+from sae_kit.metrics import dead_latents, fraction_variance_explained, mcs, mmcs
 from sae_kit.optim import OptimizerName, SAEOptimizer
 from sae_kit.remedies import density_counts, resample_dead_
 from sae_kit.sae import SAE, SAEConfig
@@ -63,6 +63,8 @@ class TrainConfig:
     """Record dead latents and fraction of variance explained on the held-out sample."""
     n_eval: int = 2560
     """Held-out samples for dead latents (the replication: 2,560)."""
+    record_mcs: bool = False
+    """Also record the per-feature MCS (ground truth → learned) at every `mmcs_every` step, in `mcs_history`."""
     stop_at_mmcs: float | None = None
     """Stop early once every instance has MMCS ≥ this (needs a ground truth), in (0, 1]; None: never."""
     seed: int = 0
@@ -136,6 +138,8 @@ class TrainResult:
     """step, samples, seconds, and mse, l1, loss averaged over the last `log_every` steps; l0 of the logged step."""
     mmcs_history: dict[str, list] = field(default_factory=dict)
     """step, samples, seconds, mmcs (ground truth → learned) every `mmcs_every` steps."""
+    mcs_history: dict[str, list] = field(default_factory=dict)
+    """step, samples, mcs [inst][feat] every `mmcs_every` steps when `record_mcs` (else empty)."""
     eval_history: dict[str, list] = field(default_factory=dict)
     """step, dead (count), fve, mse, l0 (and mmcs) on the held-out sample every `eval_every` steps and at the end; with
     `track_density`, also dead_train (not fired for `dead_after` training samples) and ultra_low (density in (0, ε))."""
@@ -314,7 +318,10 @@ def train_sae(
                 n_window = 0
                 bar.update(step - bar.n)
             if gt is not None and (step % cfg.mmcs_every == 0 or step == cfg.steps):
-                values = mmcs(gt, sae.dictionary).tolist()
+                per_feature = mcs(gt, sae.dictionary)  # [inst, feat]
+                values = per_feature.mean(dim=-1).tolist()
+                if cfg.record_mcs:
+                    _append(res.mcs_history, step=step, samples=step * cfg.batch_size, mcs=per_feature.tolist())
                 _append(res.mmcs_history, step=step, samples=step * cfg.batch_size, seconds=elapsed(), mmcs=values)
                 if cfg.stop_at_mmcs is not None:
                     for i, v in enumerate(values):
@@ -356,6 +363,8 @@ def _density(sae: SAE, cfg: TrainConfig, fire_counts: torch.Tensor) -> dict[str,
 def _run_signature(sae_cfg: SAEConfig, cfg: TrainConfig) -> dict:
     """What must match for a checkpoint to be resumed (everything but bookkeeping fields)."""
     t = {k: v for k, v in asdict(cfg).items() if k not in ("checkpoint_dir", "checkpoint_every", "progress", "device")}
+    if not t["record_mcs"]:
+        del t["record_mcs"]  # checkpoints written before the option existed still resume
     return {"sae": sae_cfg.to_dict(), "train": t}
 
 
@@ -371,6 +380,7 @@ def _save(directory: Path, step: int, sae: SAE, opt: SAEOptimizer, g: torch.Gene
         "step": step, "n_window": n_window, "finished": finished, "run": _run_signature(sae_cfg, cfg),
         "seconds": res.seconds, "first_reached": res.first_reached, "resampled": res.resampled,
         "history": res.history, "mmcs_history": res.mmcs_history, "eval_history": res.eval_history,
+        "mcs_history": res.mcs_history,
     }
     io.save_checkpoint(directory, tensors, meta)
 
@@ -397,6 +407,7 @@ def _resume(directory: Path, sae: SAE, opt: SAEOptimizer, g: torch.Generator, re
     opt.load_state_tensors({k[4:]: v for k, v in tensors.items() if k.startswith("opt.")})
     g.set_state(tensors["rng.data"])
     res.history, res.mmcs_history, res.eval_history = meta["history"], meta["mmcs_history"], meta["eval_history"]
+    res.mcs_history = meta.get("mcs_history", {})
     res.first_reached = meta["first_reached"]
     res.resampled = meta.get("resampled", [])
     res.seconds = meta["seconds"]
