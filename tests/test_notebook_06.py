@@ -12,6 +12,7 @@ def test_beyond_the_report_ci_figures(executed):
     assert claims["topk_frontier"] and claims["transpose_init"] and claims["auxk"], claims
     arch = {r["name"]: r for r in fig["architectures"]}
     assert arch["TopK"]["mmcs"] > 0.98 and arch["BatchTopK"]["mmcs"] > 0.98
+    assert all(0 < r["mcc"] <= r["mmcs"] + 0.01 for r in fig["architectures"])  # one-to-one matching: no better than MMCS
     for r in fig["architectures"]:
         assert abs(r["l0"] - fig["target_l0"]) < 1.5, r  # compared at matched sparsity
     optim = {r["name"]: r for r in fig["optimisers"]}
