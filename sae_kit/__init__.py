@@ -8,8 +8,21 @@
 
 from sae_kit import claims, plots, report
 from sae_kit._util import is_headless, resolve_device
+from sae_kit.activations import collect_activations, flatten_positions
 from sae_kit.claims import sae_training_claims
+from sae_kit.corpus import (
+    Corpus,
+    CorpusConfig,
+    TokenizedCorpus,
+    Tokenizer,
+    generate_stories,
+    load_hf_dataset,
+    load_text_file,
+    train_tokenizer,
+)
 from sae_kit.io import load_checkpoint, read_json, save_checkpoint, write_json
+from sae_kit.lm import LMConfig, TinyLM, TransformerLensAdapter, load_lm, save_lm
+from sae_kit.lm_train import LMTrainConfig, LMTrainResult, train_lm
 from sae_kit.metrics import (
     cosine_matrix,
     dead_latents,
@@ -38,4 +51,7 @@ __all__ = [
     "fraction_variance_explained", "dictionary_mmcs",
     "save_checkpoint", "load_checkpoint", "read_json", "write_json",
     "is_headless", "resolve_device",
+    "Corpus", "CorpusConfig", "TokenizedCorpus", "Tokenizer", "generate_stories", "load_hf_dataset", "load_text_file",
+    "train_tokenizer", "LMConfig", "TinyLM", "TransformerLensAdapter", "load_lm", "save_lm", "LMTrainConfig",
+    "LMTrainResult", "train_lm", "collect_activations", "flatten_positions",
 ]
