@@ -19,7 +19,7 @@ import torch
 from sae_kit.sae import SAE
 
 __all__ = ["activation_summary", "estimate_n_features_local", "sae_codes", "token_labels", "LabelResult",
-           "label_features", "top_contexts", "feature_logit_effect"]
+           "label_features", "top_contexts", "feature_logit_effect", "lm_claims", "FOLLOW_UP"]
 
 
 def activation_summary(x: torch.Tensor, active_threshold: float = 0.0, max_corr_samples: int = 20_000) -> dict:
@@ -108,12 +108,16 @@ class LabelResult:
 
 
 @torch.no_grad()
-def label_features(codes: torch.Tensor, labels: torch.Tensor, label_names: Sequence[str], threshold: float = 0.0,
+def label_features(codes: torch.Tensor, labels: torch.Tensor, label_names: Sequence[str], rel_threshold: float = 0.0,
                    chunk: int = 65_536) -> LabelResult:
-    """Precision and recall of each feature (fires: code > threshold) against each label, over all token positions.
+    """Precision and recall of each feature against each label, over all token positions.
 
+    A feature fires where its code exceeds rel_threshold × its largest code (0: wherever it is positive).
     codes: [tok, d_sae]; labels: bool [tok, label]. Counts are one matrix product (fires[tok, d_sae]ᵀ · labels).
     """
+    if not 0.0 <= rel_threshold < 1.0:
+        raise ValueError(f"rel_threshold must be in [0, 1), got {rel_threshold}")
+    threshold = (rel_threshold * codes.max(0).values).clamp_min(0.0)  # [d_sae]
     if codes.shape[0] != labels.shape[0] or labels.shape[1] != len(label_names):
         raise ValueError(f"codes {tuple(codes.shape)}, labels {tuple(labels.shape)} and {len(label_names)} label names do not match")
     both = torch.zeros(codes.shape[1], labels.shape[1], dtype=torch.float64)
@@ -182,3 +186,27 @@ def feature_logit_effect(model, hook_name: str, direction: torch.Tensor, windows
     top, bottom = delta.topk(k), (-delta).topk(k)
     return {"boosted": list(zip(top.indices.tolist(), top.values.tolist())),
             "suppressed": list(zip(bottom.indices.tolist(), (-bottom.values).tolist()))}
+
+
+FOLLOW_UP = "Sharkey et al. (2023), 'A small update to the Sparse Coding interim research report'"
+
+
+def lm_claims(estimate: dict, n_good: int, title_feature: dict, dead_big: float, dead_small: float) -> list:
+    """Notebook 05: the number of features, the count of well-labelled features, the 'period after a title' feature,
+    and dead latents at large dictionaries. Criteria are stated in the notebook."""
+    from sae_kit.report import Claim
+
+    lo, hi = estimate["range"]
+    return [
+        Claim("n_features", "The layer-3 MLP (width 64) of a tiny LM holds 512–1024 features (dictionary-to-dictionary MMCS)",
+              FOLLOW_UP, "512–1024 (tentative)", f"{lo}–{hi} ({estimate['rule']})", lo <= 1024 and hi >= 512),
+        Claim("labelled_features", "Hundreds of the features are easy to label", FOLLOW_UP, "≈ 600 easily labelled",
+              f"{n_good} features whose best label has precision ≥ 0.8", n_good >= 300),
+        Claim("title_period_feature", "One feature fires on the period after 'Mr', 'Mrs' or 'Dr'", FOLLOW_UP,
+              "a 'period after a title' feature exists",
+              f"feature {title_feature['feature']}: precision {title_feature['precision']:.2f}, recall {title_feature['recall']:.2f}",
+              title_feature["precision"] >= 0.8 and title_feature["recall"] >= 0.5),
+        Claim("dead_latents", "Large dictionaries with a large α have dead latents", "Sharkey, Braun & Millidge (2022)",
+              "dead latents at d_sae ≫ features and large α",
+              f"dead fraction {dead_big:.2f} at the largest size and α vs {dead_small:.2f} at the smallest", dead_big > dead_small),
+    ]
