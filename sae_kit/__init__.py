@@ -6,13 +6,26 @@
     sk.mmcs(data.features, result.sae.dictionary[0])
 """
 
-from sae_kit import claims, plots, report
+from sae_kit import claims, lm_analysis, plots, report
 from sae_kit._util import is_headless, resolve_device
+from sae_kit.activations import collect_activations, flatten_positions
 from sae_kit.claims import sae_training_claims, toolbox_claims
 from sae_kit.compare import Recipe, RecipeResult, compare_recipes, frontier_gap, recommend, samples_to_mmcs
+from sae_kit.corpus import (
+    Corpus,
+    CorpusConfig,
+    TokenizedCorpus,
+    Tokenizer,
+    generate_stories,
+    load_hf_dataset,
+    load_text_file,
+    train_tokenizer,
+)
 from sae_kit.dictionary_init import INITS, data_dictionary, init_dictionary_, make_dictionary, pca_dictionary, weight_dictionary
 from sae_kit.estimate import FeatureCountEstimate, estimate_n_features
 from sae_kit.io import load_checkpoint, read_json, save_checkpoint, write_json
+from sae_kit.lm import LMConfig, TinyLM, TransformerLensAdapter, load_lm, save_lm
+from sae_kit.lm_train import LMTrainConfig, LMTrainResult, train_lm
 from sae_kit.metrics import (
     cosine_matrix,
     dead_latents,
@@ -49,4 +62,7 @@ __all__ = [
     "save_checkpoint", "load_checkpoint", "read_json", "write_json",
     "is_headless", "resolve_device",
     "estimate_n_features", "FeatureCountEstimate", "PlaneData", "plane_recovery", "first_found", "rank_correlation",
+    "Corpus", "CorpusConfig", "TokenizedCorpus", "Tokenizer", "generate_stories", "load_hf_dataset", "load_text_file",
+    "train_tokenizer", "LMConfig", "TinyLM", "TransformerLensAdapter", "load_lm", "save_lm", "LMTrainConfig",
+    "LMTrainResult", "train_lm", "collect_activations", "flatten_positions", "lm_analysis",
 ]

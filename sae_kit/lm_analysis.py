@@ -1,0 +1,212 @@
+"""Reading SAE features of a language model: activation statistics, labels, top contexts, logit effects.
+
+The follow-up to Sharkey, Braun & Millidge (2022) trained SAEs on the layer-3 MLP of a tiny LM and called about 600
+features "easy to label". Here a label is checked automatically against the corpus generator's latent variables and
+the identity of the token: for feature j and label ℓ, over every token position t,
+
+    precision(j, ℓ) = P(ℓ holds at t | feature j fires at t),   recall(j, ℓ) = P(feature j fires at t | ℓ holds at t).
+
+Dimension names: `tok` token positions (flattened windows), `d` activation width, `d_sae`, `label`, `batch`, `pos`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from sae_kit.sae import SAE
+
+__all__ = ["activation_summary", "estimate_n_features_local", "sae_codes", "token_labels", "LabelResult",
+           "label_features", "top_contexts", "feature_logit_effect", "lm_claims", "FOLLOW_UP"]
+
+
+def activation_summary(x: torch.Tensor, active_threshold: float = 0.0, max_corr_samples: int = 20_000) -> dict:
+    """How a set of activations [tok, d] compares with the toy data's assumptions (sparse, non-negative, independent).
+
+    Returns per-dimension firing frequencies (fraction > active_threshold), the mean number of active dimensions,
+    the fraction of negative values, quantiles of the values, and the mean |correlation| between dimensions.
+    """
+    if x.dim() != 2 or x.shape[0] < 2:
+        raise ValueError(f"x must be [tok, d] with at least 2 rows, got {tuple(x.shape)}")
+    active = x > active_threshold  # [tok, d]
+    xs = x[: max_corr_samples].double()
+    corr = torch.corrcoef(xs.T).nan_to_num(0.0)
+    off = corr[~torch.eye(corr.shape[0], dtype=torch.bool)].abs()
+    q = torch.tensor([0.01, 0.1, 0.5, 0.9, 0.99], dtype=x.dtype)
+    return {
+        "frequency": active.float().mean(0).tolist(),  # [d]
+        "mean_active": float(active.float().sum(1).mean()),
+        "fraction_active": float(active.float().mean()),
+        "fraction_negative": float((x < 0).float().mean()),
+        "quantiles": dict(zip(["q01", "q10", "q50", "q90", "q99"], torch.quantile(x.flatten()[:1_000_000], q).tolist())),
+        "mean_abs_corr": float(off.mean()),
+        "abs_corr": off.float(),
+    }
+
+
+def estimate_n_features_local(d_sae_values: Sequence[int], d2d_mmcs: Sequence[float], tolerance: float = 0.05) -> dict:
+    """A SIMPLE LOCAL RULE (to be replaced by the kit's estimator): where dictionary-to-dictionary MMCS levels off.
+
+    d2d_mmcs[i] is the MMCS between the dictionary of size d_sae_values[i] and the next larger one (one α). The
+    report's heuristic: once a dictionary holds all the features, doubling it only adds copies, so this MMCS stops
+    rising. The rule returns the smallest size whose value is within `tolerance` of the highest one, and the range
+    [that size, the next size] in which the number of features lies.
+    """
+    if len(d2d_mmcs) != len(d_sae_values) - 1 or not d2d_mmcs:
+        raise ValueError(f"need one MMCS per consecutive pair of sizes: {len(d_sae_values)} sizes, {len(d2d_mmcs)} values")
+    top = max(d2d_mmcs)
+    i = next(i for i, v in enumerate(d2d_mmcs) if v >= top - tolerance)
+    return {"estimate": int(d_sae_values[i]), "range": [int(d_sae_values[i]), int(d_sae_values[i + 1])],
+            "plateau": float(top), "rule": f"smallest size with MMCS(size → next) ≥ max − {tolerance}"}
+
+
+@torch.no_grad()
+def sae_codes(sae: SAE, x: torch.Tensor, inst: int = 0, batch_size: int = 8192) -> torch.Tensor:
+    """The codes of one instance of an SAE row for activations x [tok, d]: [tok, d_sae]."""
+    if not 0 <= inst < sae.cfg.n_inst:
+        raise ValueError(f"inst must be in [0, {sae.cfg.n_inst}), got {inst}")
+    device = sae.W_enc.device
+    return torch.cat([sae(x[i:i + batch_size].to(device)).codes[inst].cpu() for i in range(0, len(x), batch_size)])
+
+
+def token_labels(tokens: torch.Tensor, token_strings: Sequence[str], min_count: int = 20) -> tuple[torch.Tensor, list[str]]:
+    """"The token is X" labels for every token id seen ≥ min_count times: bool [tok, label] and names like "token ' Smith'"."""
+    tokens = tokens.flatten()
+    counts = torch.bincount(tokens, minlength=len(token_strings))
+    keep = torch.nonzero(counts >= min_count).flatten()
+    return tokens[:, None] == keep[None], [f"token {token_strings[int(i)]!r}" for i in keep]
+
+
+@dataclass
+class LabelResult:
+    """Precision and recall of every feature against every label, and each feature's best label (by F1)."""
+
+    precision: torch.Tensor  # [d_sae, label]
+    recall: torch.Tensor  # [d_sae, label]
+    label_names: list[str]
+    fires: torch.Tensor  # [d_sae] token positions where the feature fires
+    best: torch.Tensor  # [d_sae] index of the best label (highest F1)
+    best_precision: torch.Tensor  # [d_sae]
+    best_recall: torch.Tensor  # [d_sae]
+
+    def good(self, min_precision: float = 0.8, min_fires: int = 10) -> torch.Tensor:
+        """[d_sae] bool: the feature fires ≥ min_fires times and its best label holds on ≥ min_precision of them."""
+        return (self.fires >= min_fires) & (self.best_precision >= min_precision)
+
+    def find(self, label: str) -> dict:
+        """The feature with the highest F1 for `label`, with its precision and recall."""
+        if label not in self.label_names:
+            raise ValueError(f"unknown label {label!r}; e.g. {self.label_names[:8]}")
+        k = self.label_names.index(label)
+        p, r = self.precision[:, k], self.recall[:, k]
+        f1 = 2 * p * r / (p + r).clamp_min(1e-12)
+        j = int(f1.argmax())
+        return {"feature": j, "label": label, "precision": float(p[j]), "recall": float(r[j]), "f1": float(f1[j]),
+                "fires": int(self.fires[j])}
+
+
+@torch.no_grad()
+def label_features(codes: torch.Tensor, labels: torch.Tensor, label_names: Sequence[str], rel_threshold: float = 0.0,
+                   chunk: int = 65_536) -> LabelResult:
+    """Precision and recall of each feature against each label, over all token positions.
+
+    A feature fires where its code exceeds rel_threshold × its largest code (0: wherever it is positive).
+    codes: [tok, d_sae]; labels: bool [tok, label]. Counts are one matrix product (fires[tok, d_sae]ᵀ · labels).
+    """
+    if not 0.0 <= rel_threshold < 1.0:
+        raise ValueError(f"rel_threshold must be in [0, 1), got {rel_threshold}")
+    threshold = (rel_threshold * codes.max(0).values).clamp_min(0.0)  # [d_sae]
+    if codes.shape[0] != labels.shape[0] or labels.shape[1] != len(label_names):
+        raise ValueError(f"codes {tuple(codes.shape)}, labels {tuple(labels.shape)} and {len(label_names)} label names do not match")
+    both = torch.zeros(codes.shape[1], labels.shape[1], dtype=torch.float64)
+    for i in range(0, len(codes), chunk):
+        both += ((codes[i:i + chunk] > threshold).float().T @ labels[i:i + chunk].float()).double()
+    fires = (codes > threshold).sum(0)  # [d_sae]
+    n_label = labels.sum(0)  # [label]
+    precision = (both / fires.clamp_min(1)[:, None]).float()
+    recall = (both / n_label.clamp_min(1)[None]).float()
+    f1 = 2 * precision * recall / (precision + recall).clamp_min(1e-12)
+    best = f1.argmax(1)
+    idx = torch.arange(len(best))
+    return LabelResult(precision, recall, list(label_names), fires, best, precision[idx, best], recall[idx, best])
+
+
+def top_contexts(feature_codes: torch.Tensor, windows: torch.Tensor, token_strings: Sequence[str], k: int = 8,
+                 before: int = 12, after: int = 3) -> list[dict]:
+    """The k token positions where one feature fires most, each with its surrounding text.
+
+    feature_codes: [batch·pos] codes of one feature over flattened windows [batch, pos]. Returns dicts with
+    "window", "pos", "value", "left" (text before), "token" (the firing token) and "right" (text after).
+    """
+    n_ctx = windows.shape[1]
+    if feature_codes.shape[0] != windows.numel():
+        raise ValueError(f"feature_codes has {feature_codes.shape[0]} values but the windows hold {windows.numel()} tokens")
+    values, flat = feature_codes.topk(min(k, len(feature_codes)))
+    out = []
+    for v, f in zip(values.tolist(), flat.tolist()):
+        if v <= 0:
+            break
+        w, p = divmod(f, n_ctx)
+        row = windows[w].tolist()
+        out.append({"window": w, "pos": p, "value": v,
+                    "left": "".join(token_strings[t] for t in row[max(0, p - before):p]),
+                    "token": token_strings[row[p]],
+                    "right": "".join(token_strings[t] for t in row[p + 1:p + 1 + after])})
+    return out
+
+
+@torch.no_grad()
+def feature_logit_effect(model, hook_name: str, direction: torch.Tensor, windows: torch.Tensor, contexts: list[dict],
+                         k: int = 8) -> dict:
+    """Which next tokens a feature promotes through the rest of the model: remove it and see what the logits lose.
+
+    At each context's firing position, the feature's contribution value·direction is subtracted from the activation
+    at `hook_name`, and the change of the log-probabilities at that position (clean − ablated) is averaged.
+    Returns {"boosted": [(token id, Δ)], "suppressed": [(token id, Δ)]} with the k largest and smallest changes.
+    """
+    if not contexts:
+        return {"boosted": [], "suppressed": []}
+    idx = torch.tensor([c["window"] for c in contexts])
+    pos = torch.tensor([c["pos"] for c in contexts])
+    val = torch.tensor([c["value"] for c in contexts])
+    x = windows[idx]  # [batch, pos]
+    rows = torch.arange(len(idx))
+    d = direction.to(torch.float32)
+
+    def ablate(a: torch.Tensor) -> torch.Tensor:
+        a = a.clone()
+        a[rows, pos] -= val[:, None] * d
+        return a
+
+    clean = torch.log_softmax(model(x)[0][rows, pos], -1)  # [batch, vocab]
+    ablated = torch.log_softmax(model(x, hooks={hook_name: ablate})[0][rows, pos], -1)
+    delta = (clean - ablated).mean(0)  # [vocab]
+    top, bottom = delta.topk(k), (-delta).topk(k)
+    return {"boosted": list(zip(top.indices.tolist(), top.values.tolist())),
+            "suppressed": list(zip(bottom.indices.tolist(), (-bottom.values).tolist()))}
+
+
+FOLLOW_UP = "Sharkey et al. (2023), 'A small update to the Sparse Coding interim research report'"
+
+
+def lm_claims(estimate: dict, n_good: int, title_feature: dict, dead_big: float, dead_small: float) -> list:
+    """Notebook 05: the number of features, the count of well-labelled features, the 'period after a title' feature,
+    and dead latents at large dictionaries. Criteria are stated in the notebook."""
+    from sae_kit.report import Claim
+
+    lo, hi = estimate["range"]
+    return [
+        Claim("n_features", "The layer-3 MLP (width 64) of a tiny LM holds 512–1024 features (dictionary-to-dictionary MMCS)",
+              FOLLOW_UP, "512–1024 (tentative)", f"{lo}–{hi} ({estimate['rule']})", lo <= 1024 and hi >= 512),
+        Claim("labelled_features", "Hundreds of the features are easy to label", FOLLOW_UP, "≈ 600 easily labelled",
+              f"{n_good} features whose best label has precision ≥ 0.8", n_good >= 300),
+        Claim("title_period_feature", "One feature fires on the period after 'Mr', 'Mrs' or 'Dr'", FOLLOW_UP,
+              "a 'period after a title' feature exists",
+              f"feature {title_feature['feature']}: precision {title_feature['precision']:.2f}, recall {title_feature['recall']:.2f}",
+              title_feature["precision"] >= 0.8 and title_feature["recall"] >= 0.5),
+        Claim("dead_latents", "Large dictionaries with a large α have dead latents", "Sharkey, Braun & Millidge (2022)",
+              "dead latents at d_sae ≫ features and large α",
+              f"dead fraction {dead_big:.2f} at the largest size and α vs {dead_small:.2f} at the smallest", dead_big > dead_small),
+    ]

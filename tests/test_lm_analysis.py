@@ -1,0 +1,91 @@
+"""Feature labelling against naive counts, the local feature-count rule, contexts, logit effects, and the LM plots."""
+
+import plotly.graph_objects as go
+import pytest
+import torch
+
+import sae_kit as sk
+from sae_kit import lm_analysis as la
+
+
+def test_label_features_matches_naive_counts():
+    g = torch.Generator().manual_seed(0)
+    codes = torch.relu(torch.randn(500, 6, generator=g))  # [tok, d_sae]
+    labels = torch.rand(500, 4, generator=g) < 0.3  # [tok, label]
+    labels[:, 3] = codes[:, 2] > 0  # label 3 is exactly feature 2's firing
+    res = la.label_features(codes, labels, ["a", "b", "c", "d"], chunk=128)
+    for j in range(6):
+        fires = codes[:, j] > 0
+        for k in range(4):
+            both = (fires & labels[:, k]).sum().item()
+            assert res.precision[j, k].item() == pytest.approx(both / fires.sum().item())
+            assert res.recall[j, k].item() == pytest.approx(both / labels[:, k].sum().item())
+    assert res.find("d") == {**res.find("d"), "feature": 2, "precision": 1.0, "recall": 1.0}
+    assert res.good()[2] and int(res.best[2]) == 3
+    with pytest.raises(ValueError, match="unknown label"):
+        res.find("zzz")
+    with pytest.raises(ValueError, match="do not match"):
+        la.label_features(codes, labels, ["a"])
+
+
+def test_token_labels_and_top_contexts():
+    windows = torch.tensor([[0, 1, 2, 1], [2, 2, 0, 1]])
+    strings = ["A", "b", "."]
+    lab, names = la.token_labels(windows, strings, min_count=3)
+    assert names == ["token 'b'", "token '.'"] and lab.shape == (8, 2) and lab[:, 0].sum() == 3
+    codes = torch.tensor([0.0, 0.5, 0, 0, 0, 2.0, 0, 0])
+    ctx = la.top_contexts(codes, windows, strings, k=5, before=2, after=1)
+    assert [(c["window"], c["pos"], c["token"], c["left"], c["right"]) for c in ctx] == [(1, 1, ".", ".", "A"), (0, 1, "b", "A", ".")]
+    with pytest.raises(ValueError, match="windows hold 8 tokens"):
+        la.top_contexts(codes[:5], windows, strings)
+
+
+def test_estimate_rule_finds_the_level_off():
+    est = la.estimate_n_features_local([64, 128, 256, 512, 1024], [0.4, 0.6, 0.9, 0.92])
+    assert est["estimate"] == 256 and est["range"] == [256, 512]
+    with pytest.raises(ValueError, match="consecutive pair"):
+        la.estimate_n_features_local([64, 128], [0.5, 0.6])
+
+
+def test_activation_summary_on_known_data():
+    x = torch.zeros(1000, 4)
+    x[:100, 0] = 1.0
+    x[:, 1] = -0.1
+    s = la.activation_summary(x)
+    assert s["frequency"] == pytest.approx([0.1, 0.0, 0.0, 0.0]) and s["fraction_negative"] == pytest.approx(0.25)
+    assert s["mean_active"] == pytest.approx(0.1)
+
+
+def test_logit_effect_of_a_feature():
+    model = sk.TinyLM(sk.LMConfig(vocab_size=30, d_model=8, n_layers=2, n_heads=2, d_mlp=16, n_ctx=10))
+    windows = torch.randint(0, 30, (4, 10), generator=torch.Generator().manual_seed(0))
+    ctx = [{"window": 1, "pos": 3, "value": 2.0}, {"window": 2, "pos": 5, "value": 1.0}]
+    zero = la.feature_logit_effect(model, "blocks.0.mlp.hook_post", torch.zeros(16), windows, ctx, k=3)
+    assert all(abs(v) < 1e-5 for _, v in zero["boosted"])
+    eff = la.feature_logit_effect(model, "blocks.0.mlp.hook_post", torch.ones(16), windows, ctx, k=3)
+    assert len(eff["boosted"]) == 3 and eff["boosted"][0][1] >= eff["suppressed"][0][1]
+    assert la.feature_logit_effect(model, "blocks.0.mlp.hook_post", torch.ones(16), windows, [])["boosted"] == []
+
+
+def test_lm_claims_criteria():
+    claims = la.lm_claims({"range": [512, 1024], "rule": "r", "estimate": 512}, 350,
+                          {"feature": 3, "precision": 0.9, "recall": 0.7}, 0.5, 0.0)
+    assert all(c.replicated for c in claims)
+    claims = la.lm_claims({"range": [64, 128], "rule": "r", "estimate": 64}, 20,
+                          {"feature": 3, "precision": 0.5, "recall": 0.7}, 0.0, 0.1)
+    assert not any(c.replicated for c in claims)
+
+
+def test_lm_plots_return_figures():
+    hist = {"tokens": [1, 2], "loss": [3.0, 2.0], "eval_loss": [3.1, 2.1]}
+    assert len(sk.plots.plot_lm_training(hist).data) == 2
+    s = la.activation_summary(torch.randn(200, 5))
+    fig = sk.plots.plot_activation_distribution(s, s, [0.1, 0.2], [0.3])
+    assert isinstance(fig, go.Figure) and len(fig.data) == 6
+    ctx = [{"window": 0, "pos": 1, "value": 1.5, "left": "Mr", "token": ".", "right": " Hill"}]
+    fig = sk.plots.plot_feature_dashboard(ctx, [1.0, 1.5], {"boosted": [(1, 0.5)]}, ["a", "b"], "f")
+    assert [t.type for t in fig.data] == ["table", "histogram", "bar"] and "<b>⟦.⟧</b>" in fig.data[0].cells.values[1][0]
+    fig = sk.plots.plot_label_quality([0.9, 0.5], [0.4, 0.2], ["x", "y"], 1)
+    assert len(fig.data) == 1 and "1 features" in fig.layout.title.text
+    fig = sk.plots.plot_toy_vs_lm([8, 16, 32], [0.5, 0.9], [0.6, 0.8, 0.9], [8, 16], [0.4], 16)
+    assert len(fig.data) == 3
