@@ -85,10 +85,11 @@ def frontier_gap(l0_ref: list[float], fve_ref: list[float], l0: list[float], fve
 
 def compare_recipes(data: DataSource | torch.Tensor, recipes: list[Recipe], target_l0: float,
                     ground_truth: torch.Tensor | None = None, cache_dir: str | Path | None = None,
-                    mcc_fn=None) -> list[RecipeResult]:
+                    mcc_fn=None, eval_data: torch.Tensor | None = None) -> list[RecipeResult]:
     """Train each recipe on `data` and report its instance nearest `target_l0` (checkpoints in cache_dir/<name>).
 
     mcc_fn(reference [feat, d], learned [d_sae, d]) -> float adds MCC (one-to-one matching) when given.
+    eval_data: held-out [n, d] for the figures (default: train_sae's — drawn from `data`).
     """
     if target_l0 <= 0:
         raise ValueError(f"target_l0 must be > 0, got {target_l0}")
@@ -103,7 +104,7 @@ def compare_recipes(data: DataSource | torch.Tensor, recipes: list[Recipe], targ
     out = []
     for r in recipes:
         cfg = r.train if cache_dir is None else replace(r.train, checkpoint_dir=str(Path(cache_dir) / _slug(r.name)))
-        res = train_sae(data, r.sae, cfg, ground_truth=ground_truth, init_dictionary=r.init_dictionary)
+        res = train_sae(data, r.sae, cfg, ground_truth=ground_truth, eval_data=eval_data, init_dictionary=r.init_dictionary)
         l0 = res.final("l0")
         if r.instance_names is not None:
             picks = list(enumerate(r.instance_names))

@@ -24,3 +24,9 @@ def test_beyond_the_report_ci_figures(executed):
     assert rem["TopK, kaiming encoder"]["dead_fraction"] > 2 * rem["TopK"]["dead_fraction"]
     assert rem["TopK + resampling"]["dead_fraction"] <= rem["TopK"]["dead_fraction"]
     assert {r["question"] for r in fig["recommendations"]} == {"architecture", "optimiser", "initialisation", "dead-latent remedy"}
+    lm = {r["name"]: r for r in fig["lm"]}
+    assert {"L1", "TopK", "BatchTopK", "TopK + AuxK", "TopK, init from W_out's singular vectors"} <= set(lm)
+    assert all(0.5 < r["fve"] <= 1 for r in lm.values())
+    # on the LM's MLP activations TopK reconstructs better with no more active latents than the L1 SAE kept
+    assert lm["TopK"]["fve"] > lm["L1"]["fve"] and lm["TopK"]["l0"] <= lm["L1"]["l0"] + 0.5
+    assert fig["lm_recommendations"][0]["best"] in lm
