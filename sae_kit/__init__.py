@@ -43,6 +43,7 @@ from sae_kit.optim import SAEOptimizer
 from sae_kit.recovery import PlaneData, first_found, plane_recovery, rank_correlation
 from sae_kit.remedies import resample_dead_
 from sae_kit.sae import SAE, SAEConfig, SAEOutput, report_sae_config
+from sae_kit.saelens import load_saelens, save_saelens
 from sae_kit.sweep import GridResult, goldilocks_zone, report_alphas, report_sizes, train_grid
 from sae_kit.toy_data import DataSource, ToyData, ToyDataConfig, activation_probabilities, toy_data_stats
 from sae_kit.train import TrainConfig, TrainResult, evaluate, report_train_config, train_sae
@@ -65,4 +66,5 @@ __all__ = [
     "Corpus", "CorpusConfig", "TokenizedCorpus", "Tokenizer", "generate_stories", "load_hf_dataset", "load_text_file",
     "train_tokenizer", "LMConfig", "TinyLM", "TransformerLensAdapter", "load_lm", "save_lm", "LMTrainConfig",
     "LMTrainResult", "train_lm", "collect_activations", "flatten_positions", "lm_analysis",
+    "save_saelens", "load_saelens",
 ]
