@@ -1,5 +1,6 @@
 # sae-kit: every target creates the environment it needs (.venv) first.
-#   make replicate              every notebook executed headless into reports/ (full profile) + a summary table
+#   make replicate              every notebook executed headless into reports/ (full profile), a summary table and
+#                               reports/index.html (every notebook as an offline HTML page; one row per claim)
 #   make replicate PROFILE=quick  the same, faster and smaller
 #   make test                   lint, unit tests, every notebook in its CI profile (papermill) checked by nbval
 #   make lab                    JupyterLab on the notebooks

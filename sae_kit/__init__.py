@@ -6,7 +6,7 @@
     sk.mmcs(data.features, result.sae.dictionary[0])
 """
 
-from sae_kit import claims, lm_analysis, plots, report
+from sae_kit import claims, html_report, lm_analysis, plots, report
 from sae_kit._util import is_headless, resolve_device
 from sae_kit.activations import collect_activations, flatten_positions
 from sae_kit.claims import sae_training_claims, toolbox_claims
@@ -66,5 +66,5 @@ __all__ = [
     "Corpus", "CorpusConfig", "TokenizedCorpus", "Tokenizer", "generate_stories", "load_hf_dataset", "load_text_file",
     "train_tokenizer", "LMConfig", "TinyLM", "TransformerLensAdapter", "load_lm", "save_lm", "LMTrainConfig",
     "LMTrainResult", "train_lm", "collect_activations", "flatten_positions", "lm_analysis",
-    "save_saelens", "load_saelens",
+    "save_saelens", "load_saelens", "html_report",
 ]

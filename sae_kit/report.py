@@ -3,6 +3,9 @@
     python -m sae_kit --profile full --out reports      # what `make replicate` runs
     python -m sae_kit --profile ci --out reports/ci     # the CI profile
 
+Both end with out/results.json and out/index.html: every executed notebook as an offline HTML page with interactive
+figures, and one row per published claim (sae_kit.html_report).
+
 Each notebook has a cell tagged `parameters` with `profile`, `results_path` and `cache_dir`; it writes its key
 figures to `results_path` (JSON, beside the executed notebook) through `write_results`. A claim row records a
 published claim, its source, the published figure, ours, and whether it replicated.
@@ -112,13 +115,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="reports", help="where executed notebooks and results go (default: reports)")
     ap.add_argument("--only", nargs="*", help="run only notebooks whose name starts with these (e.g. 03)")
     ap.add_argument("--timeout", type=int, default=3600, help="per-cell execution timeout in seconds")
-    ap.add_argument("--summary-only", action="store_true", help="only print the table of existing results")
+    ap.add_argument("--summary-only", action="store_true", help="only print the table of existing results (and rebuild the pages)")
+    ap.add_argument("--no-html", action="store_true", help="skip the HTML pages (out/NN_name.html and out/index.html)")
     args = ap.parse_args(argv)
     if not args.summary_only:
         run_notebooks(args.out, args.profile, args.timeout, args.only)
     results = collect_results(args.out)
     print("\nReplicated figures (" + args.out + ")\n" + summary_table(results))
     write_json(Path(args.out) / "results.json", {r["notebook"]: r for r in results})
+    if not args.no_html:
+        from sae_kit.html_report import write_report_html
+
+        print(f"\nReport: {write_report_html(args.out, results)} (every notebook as a page; open it offline)")
     failed = [c["id"] for r in results for c in r["claims"] if not c["replicated"]]
     if failed:
         print(f"\n{len(failed)} claim(s) not replicated in this profile: {', '.join(failed)}")
