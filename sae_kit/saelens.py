@@ -2,9 +2,10 @@
 
 SAELens 6.x keeps one SAE per folder (RESEARCH §6):
 
-    cfg.json                  {"architecture": "standard" | "topk", "d_in", "d_sae", "dtype", "device",
+    cfg.json                  {"architecture": "standard" | "topk" | "jumprelu", "d_in", "d_sae", "dtype", "device",
                                "apply_b_dec_to_input", "normalize_activations", ("k",) "metadata": {...}}
     sae_weights.safetensors   W_enc [d_in, d_sae], b_enc [d_sae], W_dec [d_sae, d_in], b_dec [d_in]
+                              (jumprelu: and threshold [d_sae])
 
 and computes  a = ReLU((x − b_dec·[apply_b_dec_to_input]) @ W_enc + b_enc)  (TopK: the k largest pre-activations,
 ReLU on those, zeros elsewhere) and  x̂ = a @ W_dec + b_dec.  That is the kit's forward with W_enc transposed
@@ -12,8 +13,11 @@ ReLU on those, zeros elsewhere) and  x̂ = a @ W_dec + b_dec.  That is the kit's
 
 - architecture "l1" ↔ "standard"; "topk" ↔ "topk" (`k` is always written: SAELens silently defaults it to 100);
 - a kit SAE without decoder bias is saved with b_dec = 0 and apply_b_dec_to_input=False (same outputs);
-- "batchtopk" is refused: at inference the kit thresholds with one learned θ per instance, which is a JumpReLU;
-  we do not write SAELens' JumpReLU format without testing it against SAELens itself.
+- "batchtopk" ↔ "jumprelu": at inference a BatchTopK SAE keeps c = pre · [pre > θ] with one learned θ ≥ 0, which is
+  SAELens' JumpReLU  a = ReLU(pre) · [pre > threshold]  with threshold = θ for every latent (SAELens saves its own
+  BatchTopK SAEs the same way). The kit writes `metadata.sae_kit_k` so the folder loads back as BatchTopK; a JumpReLU
+  folder from elsewhere loads only when its threshold is one value ≥ 0 for all latents and you pass `k=` (the
+  BatchTopK k it was trained with: the kit's BatchTopK needs it to train, not to encode).
 
 Loading accepts what SAELens writes (extra cfg keys are ignored) but refuses what would change the outputs silently:
 `normalize_activations` other than "none" (the input scaling lives outside the weights) and
@@ -42,7 +46,7 @@ SAELENS_VERSION = "6.0.0"
 CFG_FILE = "cfg.json"
 WEIGHTS_FILE = "sae_weights.safetensors"
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
-KIT_TO_SAELENS = {"l1": "standard", "topk": "topk"}
+KIT_TO_SAELENS = {"l1": "standard", "topk": "topk", "batchtopk": "jumprelu"}
 SAELENS_TO_KIT = {v: k for k, v in KIT_TO_SAELENS.items()}
 
 
@@ -60,11 +64,8 @@ def save_saelens(sae: SAE, path: str | Path, inst: int = 0, hook_name: str = "",
         raise ValueError(f"inst must be an integer in [0, n_inst={cfg.n_inst}), got {inst!r}")
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
-    if cfg.architecture not in KIT_TO_SAELENS:
-        raise ValueError(
-            f"architecture {cfg.architecture!r} cannot be saved for SAELens: only 'l1' (→ 'standard') and 'topk' "
-            "(→ 'topk'); a BatchTopK SAE thresholds at inference (a JumpReLU), which this kit does not write"
-        )
+    if cfg.architecture == "batchtopk" and float(sae.threshold[inst]) < 0:
+        raise ValueError(f"BatchTopK threshold θ={float(sae.threshold[inst])} < 0 cannot be written as a JumpReLU (θ ≥ 0)")
     for name, value in (("hook_name", hook_name), ("model_name", model_name)):
         if not isinstance(value, str):
             raise ValueError(f"{name} must be a string, got {value!r}")
@@ -77,6 +78,8 @@ def save_saelens(sae: SAE, path: str | Path, inst: int = 0, hook_name: str = "",
             "W_dec": sae.W_dec[inst],  # [d_sae, d_in]
             "b_dec": b_dec,  # [d_in]
         }
+        if cfg.architecture == "batchtopk":
+            tensors["threshold"] = sae.threshold[inst].expand(cfg.d_sae)  # [d_sae] one θ for every latent
         tensors = {k: v.detach().to("cpu", torch_dtype).contiguous() for k, v in tensors.items()}
     saelens_cfg: dict[str, Any] = {
         "architecture": KIT_TO_SAELENS[cfg.architecture],
@@ -92,6 +95,8 @@ def save_saelens(sae: SAE, path: str | Path, inst: int = 0, hook_name: str = "",
     if cfg.architecture == "topk":
         saelens_cfg["k"] = cfg.ks[inst]
         saelens_cfg["rescale_acts_by_decoder_norm"] = False
+    if cfg.architecture == "batchtopk":
+        saelens_cfg["metadata"]["sae_kit_k"] = cfg.ks[inst]
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     tmp_w, tmp_c = folder / (WEIGHTS_FILE + ".tmp"), folder / (CFG_FILE + ".tmp")
@@ -109,13 +114,14 @@ def _positive_int(cfg: dict, key: str, where: Path) -> int:
     return value
 
 
-def load_saelens(path: str | Path) -> SAE:
+def load_saelens(path: str | Path, k: int | None = None) -> SAE:
     """Read a SAELens folder (written by `save_saelens` or by SAELens 6.x) into a kit SAE with n_inst=1.
 
     The result gives SAELens' codes and reconstruction: `sae(x).codes[0]`, `sae(x).x_hat[0]`. Its SAELens cfg is kept
     as `sae.saelens_cfg` (hook_name and model_name are in its "metadata"). Weights are stored in the kit as float32.
     A folder that is not an SAE, has a mismatched tensor, an unknown architecture or a missing cfg key raises
-    ValueError naming the file and the problem.
+    ValueError naming the file and the problem. k: only for a "jumprelu" folder not written by the kit (see the module
+    docstring); it becomes the BatchTopK k.
     """
     folder = Path(path)
     if not folder.is_dir():
@@ -152,7 +158,16 @@ def load_saelens(path: str | Path) -> SAE:
     apply_b_dec = cfg.get("apply_b_dec_to_input", True)  # SAELens' default
     if not isinstance(apply_b_dec, bool):
         raise ValueError(f"{cfg_path}: apply_b_dec_to_input must be true or false, got {apply_b_dec!r}")
-    k = None
+    if arch == "jumprelu":
+        k = k if k is not None else metadata.get("sae_kit_k")
+        if k is None:
+            raise ValueError(f"{cfg_path}: a 'jumprelu' SAE loads as the kit's BatchTopK only with its k: pass "
+                             "load_saelens(path, k=...) (metadata.sae_kit_k is absent)")
+        k = _positive_int({"k": k}, "k", cfg_path)
+        if k > d_sae:
+            raise ValueError(f"{cfg_path}: k={k} is larger than d_sae={d_sae}")
+    elif k is not None:
+        raise ValueError(f"k is only for 'jumprelu' folders; {cfg_path} is {arch!r}")
     if arch == "topk":
         if "k" not in cfg:
             raise ValueError(f"{cfg_path}: required key 'k' is missing for architecture 'topk'")
@@ -161,6 +176,8 @@ def load_saelens(path: str | Path) -> SAE:
             raise ValueError(f"{cfg_path}: k={k} is larger than d_sae={d_sae}")
 
     expected = {"W_enc": (d_in, d_sae), "b_enc": (d_sae,), "W_dec": (d_sae, d_in), "b_dec": (d_in,)}
+    if arch == "jumprelu":
+        expected["threshold"] = (d_sae,)
     try:
         with safe_open(str(w_path), framework="pt") as f:
             names = set(f.keys())
@@ -178,6 +195,11 @@ def load_saelens(path: str | Path) -> SAE:
         if not t.is_floating_point():
             raise ValueError(f"{w_path}: tensor {name} has dtype {t.dtype}, expected a floating-point type")
 
+    if arch == "jumprelu":
+        th = tensors["threshold"].float()
+        if not (th == th[0]).all() or th[0] < 0:
+            raise ValueError(f"{w_path}: the kit's BatchTopK has one threshold ≥ 0 for all latents; this JumpReLU's "
+                             f"thresholds range over [{float(th.min()):.4g}, {float(th.max()):.4g}]")
     b_dec = tensors["b_dec"].float()
     kit_cfg = SAEConfig(d=d_in, d_sae=d_sae, architecture=SAELENS_TO_KIT[arch], k=k,
                         decoder_bias=bool(apply_b_dec or b_dec.any()), centre_input=apply_b_dec)
@@ -188,5 +210,7 @@ def load_saelens(path: str | Path) -> SAE:
         sae.W_dec.copy_(tensors["W_dec"].float()[None])  # [1, d_sae, d]
         if sae.b_dec is not None:
             sae.b_dec.copy_(b_dec[None])  # [1, d]
+        if arch == "jumprelu":
+            sae.threshold.fill_(float(tensors["threshold"][0]))  # [1]
     sae.saelens_cfg = cfg
     return sae.eval()

@@ -115,9 +115,46 @@ def test_saelens_written_folder_matches_naive_forward(tmp_path, arch, k, apply_b
     assert torch.allclose(again(x).x_hat, out.x_hat, atol=1e-6)
 
 
-def test_refuses_batchtopk_and_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="batchtopk"):
-        sk.save_saelens(randomised_sae(architecture="batchtopk", k=3), tmp_path / "b")
+def batchtopk_sae(theta: float = 0.3, **kw) -> sk.SAE:
+    sae = randomised_sae(architecture="batchtopk", k=3, **kw)
+    sae.threshold.fill_(theta)
+    return sae.eval()
+
+
+@pytest.mark.parametrize("bias", [dict(), dict(decoder_bias=True, centre_input=True)])
+def test_batchtopk_round_trip_as_jumprelu(tmp_path, bias):
+    sae = batchtopk_sae(**bias)
+    folder = sk.save_saelens(sae, tmp_path / "b")
+    cfg = json.loads((folder / CFG_FILE).read_text())
+    assert cfg["architecture"] == "jumprelu" and cfg["metadata"]["sae_kit_k"] == 3
+    back = sk.load_saelens(folder)
+    assert back.cfg.architecture == "batchtopk" and back.cfg.ks == [3] and float(back.threshold[0]) == pytest.approx(0.3)
+    x = x_batch()
+    assert torch.equal(back(x).codes, sae(x).codes) and torch.allclose(back(x).x_hat, sae(x).x_hat, atol=1e-6)
+
+
+def test_jumprelu_folder_from_elsewhere(tmp_path):
+    g = torch.Generator().manual_seed(5)
+    t = {"W_enc": torch.randn(8, 24, generator=g), "b_enc": torch.randn(24, generator=g) * 0.3,
+         "W_dec": torch.randn(24, 8, generator=g), "b_dec": torch.randn(8, generator=g), "threshold": torch.full((24,), 0.7)}
+    write_saelens_folder(tmp_path / "j", arch="jumprelu", tensors=t)
+    with pytest.raises(ValueError, match=r"cfg\.json: .*pass load_saelens\(path, k=\.\.\.\)"):
+        sk.load_saelens(tmp_path / "j")
+    sae = sk.load_saelens(tmp_path / "j", k=4)
+    x = x_batch()
+    pre = (x - t["b_dec"]) @ t["W_enc"] + t["b_enc"]
+    a = torch.relu(pre) * (pre > t["threshold"])  # SAELens' JumpReLU encode
+    assert torch.allclose(sae(x).codes[0], a, atol=1e-5) and torch.allclose(sae(x).x_hat[0], a @ t["W_dec"] + t["b_dec"], atol=1e-5)
+    write_saelens_folder(tmp_path / "v", arch="jumprelu", tensors={**t, "threshold": torch.linspace(0, 1, 24)})
+    with pytest.raises(ValueError, match=r"sae_weights\.safetensors: the kit's BatchTopK has one threshold"):
+        sk.load_saelens(tmp_path / "v", k=4)
+    with pytest.raises(ValueError, match="k is only for 'jumprelu' folders"):
+        sk.load_saelens(sk.save_saelens(randomised_sae(), tmp_path / "s"), k=4)
+
+
+def test_refuses_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="cannot be written as a JumpReLU"):
+        sk.save_saelens(batchtopk_sae(theta=-0.1), tmp_path / "b")
     with pytest.raises(ValueError, match="inst"):
         sk.save_saelens(randomised_sae(), tmp_path / "b", inst=1)
     with pytest.raises(ValueError, match="dtype"):
@@ -163,7 +200,7 @@ def test_mismatched_shapes_and_tensors(tmp_path):
 
 
 @pytest.mark.parametrize("extra,match", [
-    ({"architecture": "jumprelu"}, "unknown or unsupported architecture 'jumprelu'"),
+    ({"architecture": "gated"}, "unknown or unsupported architecture 'gated'"),
     ({"architecture": "topk"}, "'k' is missing"),
     ({"architecture": "topk", "k": 0}, "k must be a positive integer"),
     ({"architecture": "topk", "k": 99}, "larger than d_sae"),
@@ -187,11 +224,13 @@ def test_missing_required_key(tmp_path, key):
         sk.load_saelens(tmp_path / "c")
 
 
-@pytest.mark.parametrize("arch", [dict(architecture="l1", decoder_bias=True, centre_input=True), dict(architecture="topk", k=4)])
+@pytest.mark.parametrize("arch", [dict(architecture="l1", decoder_bias=True, centre_input=True), dict(architecture="topk", k=4),
+                                  dict(architecture="l1"), dict(architecture="batchtopk")])
 def test_round_trip_through_saelens(tmp_path, arch):
-    """Optional: with SAELens installed, its own loader and writer agree with the kit (not a dependency of the kit)."""
+    """Optional: with SAELens installed, its own loader and writer agree with the kit (not a dependency of the kit;
+    checked with sae-lens 6.54.12)."""
     sae_lens = pytest.importorskip("sae_lens")
-    sae = randomised_sae(**arch)
+    sae = batchtopk_sae() if arch["architecture"] == "batchtopk" else randomised_sae(**arch)
     folder = sk.save_saelens(sae, tmp_path / "kit", hook_name="blocks.0.hook_resid_post", model_name="tiny-lm")
     theirs = sae_lens.SAE.load_from_disk(str(folder), device="cpu")
     x = x_batch()
@@ -199,5 +238,5 @@ def test_round_trip_through_saelens(tmp_path, arch):
         assert torch.allclose(theirs.encode(x), sae(x).codes[0], atol=1e-5)
         assert torch.allclose(theirs(x), sae(x).x_hat[0], atol=1e-5)
     theirs.save_model(str(tmp_path / "theirs"))
-    back = sk.load_saelens(tmp_path / "theirs")
+    back = sk.load_saelens(tmp_path / "theirs", k=3 if arch["architecture"] == "batchtopk" else None)
     assert torch.allclose(back(x).x_hat[0], sae(x).x_hat[0], atol=1e-5)
