@@ -47,7 +47,8 @@ def _figure_html(spec: dict) -> str:
     fig = {"data": spec.get("data", []), "layout": spec.get("layout", {})}
     if spec.get("frames"):
         fig["frames"] = spec["frames"]
-    return pio.to_html(fig, include_plotlyjs=False, full_html=False, validate=False, config=spec.get("config") or None)
+    return pio.to_html(fig, include_plotlyjs=False, full_html=False, validate=False, config=spec.get("config") or None,
+                       default_width="100%", default_height=525)  # plotly's notebook renderer's size when the layout sets none
 
 
 def _with_figure_html(nb):
