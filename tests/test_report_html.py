@@ -41,7 +41,7 @@ def test_notebook_page_is_self_contained():
     assert page.count("Plotly.newPlot") >= 2 and "trace-0" in page and "trace-1" in page
     assert page.index(plotly_js_marker()) < page.index("Plotly.newPlot")  # defined before any figure is drawn
     assert "require.min.js" not in page  # require.js would swallow plotly.js as an AMD module
-    assert "height:525px" in page and "height:100%" not in page  # a figure without a layout height must not collapse
+    assert '<div style="height:525px; width:100%;"> <div class="plotly-graph-div"' in page  # a figure without a height must not collapse
     assert "MMCS 0.987" in page and "\\frac{1}{G}" in page
     assert "MathJax" in page and "navigator.onLine" in page  # formulas typeset when online, TeX source offline
     assert "navigator.onLine" not in notebook_html(executed_like_notebook(0), mathjax=False)
