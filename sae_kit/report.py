@@ -75,6 +75,7 @@ def run_notebooks(out_dir: str | Path, profile: str = "full", timeout: int = 360
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     os.environ[HEADLESS_ENV] = "1"  # the kernel inherits it: no widgets, plain-text progress bars
+    os.environ["PLOTLY_RENDERER"] = "plotly_mimetype"  # figures as JSON; sae_kit.html_report draws them on the pages
     done = []
     for nb in notebooks(notebook_dir, only):
         target = out / nb.name

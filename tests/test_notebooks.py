@@ -32,3 +32,27 @@ def test_notebook_runs_and_writes_results(executed, name):
     assert res["claims"], "a notebook must state the claims it reproduces"
     for c in res["claims"]:
         assert set(c) == {"id", "claim", "source", "published", "ours", "replicated"}
+
+
+def check_page(notebook) -> None:
+    """The notebook's report page draws each of its plotly figures and loads nothing from the network."""
+    import re
+
+    import nbformat
+    from plotly.offline import get_plotlyjs
+
+    from sae_kit.html_report import PLOTLY_MIME, notebook_html
+
+    nb = nbformat.read(notebook, as_version=4)
+    n_figures = sum(PLOTLY_MIME in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", []))
+    page = notebook_html(nb)
+    assert n_figures > 0, f"{notebook}: no plotly figure in the executed notebook"
+    assert page.count("Plotly.newPlot") == n_figures, f"{notebook}: not every figure is drawn on its page"
+    assert page.count(get_plotlyjs()[:2000]) == 1, f"{notebook}: plotly.js must be embedded once"
+    assert not re.search(r"<script[^>]*\ssrc=[\"']?(https?:)?//", page, re.IGNORECASE), f"{notebook}: a CDN script"
+
+
+@pytest.mark.parametrize("name", [p.stem for p in NOTEBOOKS])
+def test_notebook_report_page(executed, name):
+    """`make replicate` renders every executed notebook to an offline page (sae_kit.html_report): check the CI runs'."""
+    check_page(executed[name])
