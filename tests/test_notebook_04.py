@@ -61,7 +61,8 @@ def test_feature_count_estimates(executed):
     assert sorted(est) == [16, 32, 64]
     within = all(0.5 <= e["estimate"] / g <= 2 for g, e in est.items())
     assert claims["feature_count_estimate"]["replicated"] == within
-    for g, e in est.items():
+    for e in est.values():
         assert e["estimate"] in e["d_sae_values"] and e["rule"] in ("dictionary_mmcs", "dead_onset")
-        # measured in the CI profile: the rule never lands below the true number (it misses upward, by dead onset)
-        assert e["estimate"] >= g, (g, e["estimate"], e["explanation"])
+        assert len(e["dictionary_mmcs"]) == len(e["d_sae_values"]) - 1 and e["explanation"].startswith("at α=")
+    # measured in the CI profile (16 dimensions, 500 steps): the signals are weak and the estimates miss (×0.25 to ×8);
+    # the claim records that as not replicated rather than the test wishing it away
