@@ -26,10 +26,14 @@ def test_mcs_distributions_and_mcc(executed):
     # SAELens' MCC averages over min(G, d_sae) pairs: above MMCS when the dictionary is smaller than G
     for j in range(len(g["alphas"])):
         assert g["mcc_saelens"][0][j] > mmcs[0][j] + 0.1
-    # the ground-truth-normalised MCC never exceeds MMCS (one-to-one matching only removes options)
-    for i in range(len(sizes)):
+    # the ground-truth-normalised MCC: far below MMCS under G (unmatched features score 0), close to it from G up
+    # (it uses |cos|, MMCS the signed cosine, so it can be slightly above)
+    for i, s in enumerate(sizes):
         for j in range(len(g["alphas"])):
-            assert g["mcc_reference"][i][j] <= mmcs[i][j] + 0.01
+            if s < 32:
+                assert g["mcc_reference"][i][j] < mmcs[i][j] - 0.1
+            else:
+                assert abs(g["mcc_reference"][i][j] - mmcs[i][j]) < 0.08
 
 
 def test_frequent_features_first_and_variants(executed):
