@@ -26,10 +26,14 @@ def test_mcs_distributions_and_mcc(executed):
     # SAELens' MCC averages over min(G, d_sae) pairs: above MMCS when the dictionary is smaller than G
     for j in range(len(g["alphas"])):
         assert g["mcc_saelens"][0][j] > mmcs[0][j] + 0.1
-    # the ground-truth-normalised MCC never exceeds MMCS (one-to-one matching only removes options)
-    for i in range(len(sizes)):
+    # the ground-truth-normalised MCC: far below MMCS under G (unmatched features score 0), close to it from G up
+    # (it uses |cos|, MMCS the signed cosine, so it can be slightly above)
+    for i, s in enumerate(sizes):
         for j in range(len(g["alphas"])):
-            assert g["mcc_reference"][i][j] <= mmcs[i][j] + 0.01
+            if s < 32:
+                assert g["mcc_reference"][i][j] < mmcs[i][j] - 0.1
+            else:
+                assert abs(g["mcc_reference"][i][j] - mmcs[i][j]) < 0.08
 
 
 def test_frequent_features_first_and_variants(executed):
@@ -61,7 +65,8 @@ def test_feature_count_estimates(executed):
     assert sorted(est) == [16, 32, 64]
     within = all(0.5 <= e["estimate"] / g <= 2 for g, e in est.items())
     assert claims["feature_count_estimate"]["replicated"] == within
-    for g, e in est.items():
+    for e in est.values():
         assert e["estimate"] in e["d_sae_values"] and e["rule"] in ("dictionary_mmcs", "dead_onset")
-        # measured in the CI profile: the rule never lands below the true number (it misses upward, by dead onset)
-        assert e["estimate"] >= g, (g, e["estimate"], e["explanation"])
+        assert len(e["dictionary_mmcs"]) == len(e["d_sae_values"]) - 1 and e["explanation"].startswith("at α=")
+    # measured in the CI profile (16 dimensions, 500 steps): the signals are weak and the estimates miss (×0.25 to ×8);
+    # the claim records that as not replicated rather than the test wishing it away
