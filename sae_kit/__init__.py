@@ -6,9 +6,17 @@
     sk.mmcs(data.features, result.sae.dictionary[0])
 """
 
-from sae_kit import claims, plots, report
+from sae_kit import claims, geometry, phase, plots, report
 from sae_kit._util import is_headless, resolve_device
 from sae_kit.claims import sae_training_claims
+from sae_kit.geometry import (
+    dimensions_per_feature,
+    feature_cosines,
+    feature_dimensionality,
+    feature_norms,
+    interference_stats,
+    superposition,
+)
 from sae_kit.io import load_checkpoint, read_json, save_checkpoint, write_json
 from sae_kit.metrics import (
     cosine_matrix,
@@ -23,6 +31,7 @@ from sae_kit.metrics import (
 )
 from sae_kit.sae import SAE, SAEConfig, SAEOutput, report_sae_config
 from sae_kit.sweep import GridResult, goldilocks_zone, report_alphas, report_sizes, train_grid
+from sae_kit.tms import TMSConfig, TMSData, TMSResult, check_superposition, train_tms
 from sae_kit.toy_data import DataSource, ToyData, ToyDataConfig, activation_probabilities, toy_data_stats
 from sae_kit.train import TrainConfig, TrainResult, evaluate, report_train_config, train_sae
 
@@ -38,4 +47,7 @@ __all__ = [
     "fraction_variance_explained", "dictionary_mmcs",
     "save_checkpoint", "load_checkpoint", "read_json", "write_json",
     "is_headless", "resolve_device",
+    "TMSConfig", "TMSResult", "TMSData", "train_tms", "check_superposition", "geometry", "phase",
+    "feature_norms", "feature_dimensionality", "dimensions_per_feature", "superposition", "feature_cosines",
+    "interference_stats",
 ]
