@@ -71,7 +71,7 @@ def test_training_finds_published_geometry():
 
 
 def test_linear_model_keeps_top_m():
-    r = sk.train_tms(small_tms(linear=True, n_instances=1, feature_probability=0.03, steps=600))
+    r = sk.train_tms(small_tms(linear=True, n_instances=1, feature_probability=0.03, importance=0.7, steps=600))
     norms = geometry.feature_norms(r.W[0])
     assert (norms[:2] > 0.85).all() and (norms[2:] < 0.2).all()
 
