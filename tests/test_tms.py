@@ -119,7 +119,7 @@ def test_dimensions_per_feature_superposition_and_interference():
     assert s["n_represented"] == 2 and s["antipodal_pairs"] == 1 and s["antipodal_fraction"] == 1.0
     assert s["max_interference"] == 0.0
     s5 = geometry.interference_stats(pent)
-    assert s5["antipodal_fraction"] == 0.0 and math.isclose(s5["max_interference"], math.cos(2 * math.pi / 5), rel_tol=1e-5)
+    assert s5["antipodal_fraction"] == 0.0 and math.isclose(s5["max_interference"], math.cos(math.pi / 5), rel_tol=1e-5)  # |cos 144°|
     with pytest.raises(ValueError, match="W"):
         geometry.interference_stats(torch.zeros(2, 2, 2))
 
