@@ -127,7 +127,7 @@ def test_dimensions_per_feature_superposition_and_interference():
 def test_phase_losses_match_monte_carlo():
     g = torch.Generator().manual_seed(0)
     for p, r in [(0.1, 0.7), (0.5, 2.0), (1.0, 0.3)]:
-        x = sample_tms_batch(torch.tensor([p]), 2, (400_000,), g)
+        x = sample_tms_batch(torch.tensor([p]), 2, (1_000_000,), g)
         imp = torch.tensor([[1.0, r]])
         keep1, keep2, anti = phase.phase_losses(p, r)
         beta, _ = phase.best_antipodal_bias(p)
@@ -138,7 +138,7 @@ def test_phase_losses_match_monte_carlo():
         ]
         for W, b, expected in cases:
             mc = float(tms_loss(W, b, x, imp))
-            assert math.isclose(mc, expected, rel_tol=0.02), (p, r, mc, expected)
+            assert math.isclose(mc, expected, rel_tol=0.03), (p, r, mc, expected)  # ≈ 3 standard errors at p = 0.1
 
 
 def test_phase_boundary_shape():
