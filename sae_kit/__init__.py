@@ -6,9 +6,9 @@
     sk.mmcs(data.features, result.sae.dictionary[0])
 """
 
-from sae_kit import claims, geometry, phase, plots, report
+from sae_kit import claims, geometry, phase, plots, report, widgets
 from sae_kit._util import is_headless, resolve_device
-from sae_kit.claims import sae_training_claims
+from sae_kit.claims import sae_training_claims, tms_claims
 from sae_kit.geometry import (
     dimensions_per_feature,
     feature_cosines,
@@ -42,7 +42,7 @@ __all__ = [
     "SAE", "SAEConfig", "SAEOutput", "report_sae_config",
     "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config",
     "GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone", "plots", "report", "claims",
-    "sae_training_claims",
+    "sae_training_claims", "tms_claims", "widgets",
     "cosine_matrix", "mcs", "mmcs", "mmcs_truth_to_learned", "mmcs_learned_to_truth", "dead_latents", "l0",
     "fraction_variance_explained", "dictionary_mmcs",
     "save_checkpoint", "load_checkpoint", "read_json", "write_json",

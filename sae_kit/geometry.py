@@ -20,7 +20,8 @@ import torch
 
 __all__ = [
     "feature_norms", "feature_dimensionality", "dimensions_per_feature", "superposition", "feature_cosines",
-    "interference_stats", "count_represented", "ANTIPODAL_COS", "REPRESENTED_NORM",
+    "interference_stats", "count_represented", "sweep_summary", "fraction_near", "random_directions", "regular_polygon",
+    "regular_simplex", "ANTIPODAL_COS", "REPRESENTED_NORM",
 ]
 
 ANTIPODAL_COS = -0.95
@@ -121,3 +122,25 @@ def regular_simplex(k: int) -> torch.Tensor:
     coords = s[: k - 1, None] * vt[: k - 1]  # [k − 1, k]: the columns of e in an orthonormal basis of their span
     coords /= np.linalg.norm(coords, axis=0, keepdims=True)
     return torch.tensor(coords, dtype=torch.float32)
+
+
+def sweep_summary(W: torch.Tensor) -> dict:
+    """Per-instance geometry of a sweep W [inst, d_hidden, feat] as plain lists (for figures and JSON):
+    norms, dimensionality, superposition, D*, kept (indices of represented features) and interference stats."""
+    return {
+        "norms": feature_norms(W).tolist(),
+        "dimensionality": feature_dimensionality(W).tolist(),
+        "superposition": superposition(W).tolist(),
+        "d_star": dimensions_per_feature(W).tolist(),
+        "kept": [torch.nonzero(feature_norms(w) >= REPRESENTED_NORM).flatten().tolist() for w in W],
+        "stats": [{k: v for k, v in interference_stats(w).items() if k != "abs_cos"} for w in W],
+    }
+
+
+def fraction_near(values, targets, tol: float = 0.05) -> float:
+    """Fraction of `values` within `tol` of any of `targets` (0 for no values)."""
+    v = torch.as_tensor(list(values), dtype=torch.float64)
+    if v.numel() == 0:
+        return 0.0
+    t = torch.as_tensor(list(targets), dtype=torch.float64)
+    return float(((v[:, None] - t[None, :]).abs() <= tol).any(dim=1).double().mean())

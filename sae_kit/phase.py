@@ -29,7 +29,7 @@ from sae_kit.geometry import REPRESENTED_NORM
 
 __all__ = [
     "PHASES", "dropped_variance", "antipodal_feature_loss", "antipodal_pair_loss", "best_antipodal_bias", "phase_losses", "best_phase",
-    "antipodal_importance_range", "classify_n2m1",
+    "antipodal_importance_range", "phase_boundary", "classify_n2m1",
 ]
 
 PHASES = ("keep feature 1", "keep feature 2", "antipodal pair")
@@ -124,6 +124,16 @@ def antipodal_importance_range(p: float) -> tuple[float, float] | None:
         return None
     r_star = h / (v - h)
     return r_star, 1 / r_star
+
+
+def phase_boundary(densities) -> dict:
+    """The analytic boundary over densities: {"density", "low": r*, "high": 1/r*} (None where the pair never wins)."""
+    out = {"density": [float(p) for p in densities], "low": [], "high": []}
+    for p in densities:
+        rng = antipodal_importance_range(float(p))
+        out["low"].append(None if rng is None else rng[0])
+        out["high"].append(None if rng is None else rng[1])
+    return out
 
 
 def classify_n2m1(W: torch.Tensor, threshold: float = REPRESENTED_NORM) -> torch.Tensor:
