@@ -8,7 +8,7 @@
 
 from sae_kit import claims, geometry, phase, plots, report, widgets
 from sae_kit._util import is_headless, resolve_device
-from sae_kit.claims import sae_training_claims, tms_claims
+from sae_kit.claims import ratio_claims, sae_training_claims, tms_claims
 from sae_kit.geometry import (
     dimensions_per_feature,
     feature_cosines,
@@ -29,6 +29,7 @@ from sae_kit.metrics import (
     mmcs_learned_to_truth,
     mmcs_truth_to_learned,
 )
+from sae_kit.ratios import RatioSweepConfig, RatioSweepResult, ratio_sweep
 from sae_kit.sae import SAE, SAEConfig, SAEOutput, report_sae_config
 from sae_kit.sweep import GridResult, goldilocks_zone, report_alphas, report_sizes, train_grid
 from sae_kit.tms import TMSConfig, TMSData, TMSResult, check_superposition, train_tms
@@ -42,7 +43,8 @@ __all__ = [
     "SAE", "SAEConfig", "SAEOutput", "report_sae_config",
     "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config",
     "GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone", "plots", "report", "claims",
-    "sae_training_claims", "tms_claims", "widgets",
+    "sae_training_claims", "tms_claims", "ratio_claims", "widgets",
+    "RatioSweepConfig", "RatioSweepResult", "ratio_sweep",
     "cosine_matrix", "mcs", "mmcs", "mmcs_truth_to_learned", "mmcs_learned_to_truth", "dead_latents", "l0",
     "fraction_variance_explained", "dictionary_mmcs",
     "save_checkpoint", "load_checkpoint", "read_json", "write_json",

@@ -10,7 +10,7 @@ from sae_kit.report import Claim
 from sae_kit.sweep import GridResult, goldilocks_zone
 from sae_kit.train import TrainResult
 
-__all__ = ["sae_training_claims", "SHARKEY_2022", "tms_claims", "ELHAGE_2022", "STICKY_FRACTIONS"]
+__all__ = ["sae_training_claims", "SHARKEY_2022", "tms_claims", "ratio_claims", "ELHAGE_2022", "STICKY_FRACTIONS"]
 
 SHARKEY_2022 = "Sharkey, Braun & Millidge (2022), interim report"
 
@@ -135,4 +135,34 @@ def tms_claims(f: dict) -> list[Claim]:
                      ELHAGE_2022, "D_i clusters at 1, 3/4, 2/3, 1/2, 2/5; a plateau of D* at 1/2",
                      f"D* within 0.05 of 1/2 at 1/(1−S) = {[round(x, 1) for x in plateau]}; "
                      f"{st['fraction_at_fractions']:.0%} of D_i within 0.05 of a published fraction (where D* ≥ 0.35)", ok))
+    return out
+
+
+def ratio_claims(res) -> list[Claim]:
+    """Notebook 02's claims from a RatioSweepResult (criteria in the notebook)."""
+    ratios = res.cfg.ratios
+    out = []
+    i2 = min(range(len(ratios)), key=lambda i: abs(ratios[i] - 2))
+    ok = True
+    parts = []
+    for name in res.mmcs:
+        m = res.mmcs[name]
+        ok &= m[-1] <= m[i2] - 0.1
+        parts.append(f"{name}: MMCS {m[i2]:.2f} at n/d = {ratios[i2]:g}, {m[-1]:.2f} at {ratios[-1]:g}")
+    out.append(Claim("recovery_falls_beyond_2", "SAE recovery falls as the ratio of features to dimensions grows beyond 2",
+                     "Sharkey et al. (2023), follow-up discussion",
+                     "recovery good at the report's ratio 2, worse in strongly interfering superposition",
+                     "; ".join(parts), bool(ok)))
+    mean_cos = [s["mean_abs_cos"] for s in res.stats["random"]]
+    max_cos = [s["max_interference"] for s in res.stats["random"]]
+    ok = all(b >= a - 1e-6 for a, b in zip(max_cos, max_cos[1:])) and mean_cos[-1] >= mean_cos[0] - 0.02
+    out.append(Claim("interference_grows", "Interference between random feature directions grows with the ratio",
+                     "geometry of random directions (Sharkey et al. 2022 toy data)", "max |cos| rises towards 1 as n/d grows",
+                     f"max |cos| {[round(v, 2) for v in max_cos]}; mean |cos| {[round(v, 2) for v in mean_cos]}", bool(ok)))
+    anti = [s["antipodal_fraction"] for s in res.stats["tms"]]
+    ok = anti[i2] >= 0.5 and anti[-1] <= anti[i2] - 0.3
+    out.append(Claim("tms_antipodal_then_interfering",
+                     "A toy model places features in antipodal pairs at ratio 2, in a strongly interfering tangle at large ratios",
+                     "Sharkey et al. (2023), follow-up; Elhage et al. (2022)", "antipodal pairs at n/d = 2; few at n/d ≥ 16",
+                     f"antipodal fraction {[round(v, 2) for v in anti]} over n/d {ratios}", bool(ok)))
     return out
