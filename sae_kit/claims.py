@@ -112,11 +112,12 @@ def tms_claims(f: dict) -> list[Claim]:
     n20 = f["n20"]
     counts, m = n20["n_represented"], n20["d_hidden"]
     first = next((i for i, c in enumerate(counts) if c > m), None)
-    ok = counts[0] <= m and counts[-1] >= 2 * m and first is not None and n20["antipodal_fraction"][first] >= 0.5
+    pairs = None if first is None else round(n20["antipodal_fraction"][first] * counts[first] / 2)
+    ok = counts[0] <= m and counts[-1] >= 2 * m and first is not None and pairs >= counts[first] - m
     out.append(Claim("n20_more_features_when_sparse", "n=20, m=5: more features represented as sparsity grows, first as antipodal pairs",
                      ELHAGE_2022, "m features when dense; more when sparse, the first extra ones in antipodal pairs",
-                     f"represented {counts} over densities {[round(p, 3) for p in n20['densities']]}; antipodal fraction where "
-                     f"the count first exceeds m: {n20['antipodal_fraction'][first] if first is not None else 'n/a'}", ok))
+                     f"represented {counts} over densities {[round(p, 3) for p in n20['densities']]}; where the count first "
+                     f"exceeds m: {pairs} antipodal pair(s) for {counts[first] - m if first is not None else 'n/a'} extra feature(s)", ok))
     lin = f["linear"]
     ok = all(kept == list(range(lin["d_hidden"])) for kept in lin["kept"])
     out.append(Claim("linear_keeps_top_m", "A linear model (no ReLU) keeps the m most important features, whatever the sparsity",

@@ -25,7 +25,7 @@ import torch
 
 from sae_kit._util import check_positive_int, check_range, derive_seed, progress, resolve_device
 
-__all__ = ["TMSConfig", "TMSResult", "train_tms", "sample_tms_batch", "tms_loss", "TMSData", "check_superposition"]
+__all__ = ["TMSConfig", "TMSResult", "train_tms", "sample_tms_batch", "tms_loss", "tms_loss_and_grad", "TMSData", "check_superposition"]
 
 Values = float | Sequence[float] | torch.Tensor
 
@@ -158,9 +158,10 @@ def sample_tms_batch(probability: torch.Tensor, n_features: int, shape: tuple[in
     """x [*shape, inst, batch, feat] for shape = (*lead, batch): x_i is 0 with probability 1 − p (per instance), else U[0, 1)."""
     *lead, batch = shape
     full = (*lead, probability.shape[0], batch, n_features)
-    kw = dict(generator=generator, device=probability.device)
-    u = torch.rand(full, **kw)
-    return torch.where(torch.rand(full, **kw) < probability[:, None, None], u, torch.zeros((), device=u.device))
+    u = torch.rand(full, generator=generator, device=probability.device)
+    p = probability[:, None, None]
+    # one uniform per entry: active when u < p, and then u / p is again U[0, 1)
+    return torch.where(u < p, u / p, torch.zeros((), device=u.device))
 
 
 def tms_forward(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, linear: bool = False) -> torch.Tensor:
@@ -175,6 +176,23 @@ def tms_loss(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, importance: torc
     return (importance[:, None, :] * (x - tms_forward(W, b, x, linear)).pow(2)).mean(dim=(1, 2))
 
 
+def tms_loss_and_grad(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, importance: torch.Tensor,
+                      linear: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The loss [inst] and its gradients with respect to W and b, written out by hand (about twice as fast as autograd
+    for these tiny matrices; tested against it)."""
+    h = torch.bmm(x, W.transpose(1, 2))  # [inst, batch, d_hidden]
+    z = torch.baddbmm(b[:, None, :], h, W)  # [inst, batch, feat]
+    r = (z if linear else torch.relu(z)) - x  # [inst, batch, feat]
+    w = importance[:, None, :]
+    loss = (w * r * r).mean(dim=(1, 2))
+    g = r * w * (2.0 / (x.shape[1] * x.shape[2]))  # dL/dx'
+    if not linear:
+        g = g.masked_fill_(z <= 0, 0.0)  # dL/dz
+    db = g.sum(dim=1)
+    dW = torch.bmm(h.transpose(1, 2), g) + torch.bmm(torch.bmm(g, W.transpose(1, 2)).transpose(1, 2), x)
+    return loss, dW, db
+
+
 def train_tms(cfg: TMSConfig) -> TMSResult:
     """Train `n_instances × n_seeds` toy models in one batched run and keep the lowest-loss seed of each setting."""
     device = resolve_device(cfg.device)
@@ -183,8 +201,8 @@ def train_tms(cfg: TMSConfig) -> TMSResult:
     p = cfg.probabilities().repeat_interleave(S).to(device)  # [n_inst]
     imp = cfg.importances().repeat_interleave(S, dim=0).to(device)  # [n_inst, feat]
     g_init = torch.Generator().manual_seed(derive_seed(cfg.seed, "tms-init"))
-    W = (torch.randn(n_inst, m, n, generator=g_init) * math.sqrt(2.0 / (m + n))).to(device).requires_grad_()  # xavier normal
-    b = torch.zeros(n_inst, n, device=device, requires_grad=True)
+    W = (torch.randn(n_inst, m, n, generator=g_init) * math.sqrt(2.0 / (m + n))).to(device)  # xavier normal
+    b = torch.zeros(n_inst, n, device=device)
     opt = torch.optim.AdamW([W, b], lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type in ("cpu", "cuda"))
     g = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "tms-data"))
     # sample many steps' batches at once (one call instead of one per step), keeping each chunk ≲ 8M numbers
@@ -194,15 +212,13 @@ def train_tms(cfg: TMSConfig) -> TMSResult:
     bar = progress(cfg.steps, "train TMS", enabled=cfg.progress)
     t0 = time.perf_counter()
     xs = None
-    for step in range(cfg.steps):
+    for step in range(cfg.steps):  # gradients by hand (tms_loss_and_grad): no autograd graph per step
         if step % chunk == 0:
             xs = sample_tms_batch(p, n, (min(chunk, cfg.steps - step), cfg.batch_size), g)  # [chunk, n_inst, batch, feat]
         if cfg.lr_schedule == "cosine":
             for group in opt.param_groups:
                 group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
-        loss = tms_loss(W, b, xs[step % chunk], imp, cfg.linear)  # [n_inst]
-        opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
+        loss, W.grad, b.grad = tms_loss_and_grad(W, b, xs[step % chunk], imp, cfg.linear)  # [n_inst]
         opt.step()
         if (step + 1) % log_every == 0:
             history.append(loss.detach())
@@ -217,7 +233,7 @@ def train_tms(cfg: TMSConfig) -> TMSResult:
         pick = torch.arange(cfg.n_instances, device=device) * S + best  # [inst] index into the internal instances
         hist = torch.stack(history)[:, pick] if history else torch.empty(0, cfg.n_instances)
     return TMSResult(
-        W=W.detach()[pick].cpu(), b=b.detach()[pick].cpu(), loss=seed_losses.gather(1, best[:, None])[:, 0].cpu(),
+        W=W[pick].cpu(), b=b[pick].cpu(), loss=seed_losses.gather(1, best[:, None])[:, 0].cpu(),
         seed_losses=seed_losses.cpu(), loss_history=hist.cpu(), cfg=cfg, seconds=seconds,
     )
 
