@@ -146,10 +146,10 @@ def ratio_claims(res) -> list[Claim]:
     i2 = min(range(len(ratios)), key=lambda i: abs(ratios[i] - 2))
     ok = True
     parts = []
-    for name in res.mmcs:
-        m = res.mmcs[name]
+    for name in res.recovery:
+        m = res.recovery[name]
         ok &= m[-1] <= m[i2] - 0.1
-        parts.append(f"{name}: MMCS {m[i2]:.2f} at n/d = {ratios[i2]:g}, {m[-1]:.2f} at {ratios[-1]:g}")
+        parts.append(f"{name}: MMCS above chance {m[i2]:.2f} at n/d = {ratios[i2]:g}, {m[-1]:.2f} at {ratios[-1]:g}")
     out.append(Claim("recovery_falls_beyond_2", "SAE recovery falls as the ratio of features to dimensions grows beyond 2",
                      "Sharkey et al. (2023), follow-up discussion",
                      "recovery good at the report's ratio 2, worse in strongly interfering superposition",

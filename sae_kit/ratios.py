@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import torch
 
 from sae_kit._util import check_positive_int, check_range
-from sae_kit.geometry import feature_dimensionality, interference_stats
+from sae_kit.geometry import feature_dimensionality, interference_stats, random_directions
+from sae_kit.metrics import mmcs
 from sae_kit.sae import SAEConfig
 from sae_kit.tms import TMSConfig, TMSData, train_tms
 from sae_kit.toy_data import ToyData, ToyDataConfig
@@ -48,7 +49,11 @@ class RatioSweepConfig:
     batch_size: int = 256
     """SAE batch size."""
     tms_steps: int = 2000
-    """Toy-model training steps (batch 1024, lr `tms_lr`, 2 seeds)."""
+    """Toy-model training steps (lr `tms_lr`, batch `tms_batch_size`, best of `tms_seeds`)."""
+    tms_batch_size: int = 1024
+    """Toy-model batch size (Elhage et al.: 1024)."""
+    tms_seeds: int = 2
+    """Toy-model seeds (the lowest-loss one places the features)."""
     tms_lr: float = 1e-2
     """Toy-model learning rate (cosine decay)."""
     seed: int = 0
@@ -58,7 +63,7 @@ class RatioSweepConfig:
         if not self.ratios or any(not (isinstance(r, (int, float)) and r > 0) for r in self.ratios):
             raise ValueError(f"ratios must be a non-empty list of numbers > 0, got {self.ratios}")
         check_positive_int("d", self.d)
-        for name in ("sae_steps", "batch_size", "tms_steps"):
+        for name in ("sae_steps", "batch_size", "tms_steps", "tms_batch_size", "tms_seeds"):
             check_positive_int(name, getattr(self, name))
         if min(self.n_features(r) for r in self.ratios) <= self.avg_active:
             raise ValueError(f"avg_active={self.avg_active} must be below the smallest number of features "
@@ -96,6 +101,11 @@ class RatioSweepResult:
     """Dead fraction of the best-α SAE."""
     mmcs_all: dict[str, list[list[float]]]
     """[ratio][alpha] MMCS."""
+    chance: dict[str, list[float]]
+    """MMCS of a random dictionary of the same size (unit directions on the sphere): what no learning scores. In few
+    dimensions it is high (many random directions land near any feature), so compare `recovery`, not raw MMCS."""
+    recovery: dict[str, list[float]]
+    """MMCS above chance, (MMCS − chance) / (1 − chance): 1 perfect, 0 no better than a random dictionary."""
     seconds: float = 0.0
 
 
@@ -104,13 +114,14 @@ def ratio_sweep(cfg: RatioSweepConfig, progress: bool = False) -> RatioSweepResu
     ns = [cfg.n_features(r) for r in cfg.ratios]
     res = RatioSweepResult(cfg=cfg, n_features=ns, ground_truth={k: [] for k in PLACEMENTS}, stats={k: [] for k in PLACEMENTS},
                            mmcs={k: [] for k in PLACEMENTS}, best_alpha={k: [] for k in PLACEMENTS},
-                           dead_fraction={k: [] for k in PLACEMENTS}, mmcs_all={k: [] for k in PLACEMENTS})
+                           dead_fraction={k: [] for k in PLACEMENTS}, mmcs_all={k: [] for k in PLACEMENTS},
+                           chance={k: [] for k in PLACEMENTS}, recovery={k: [] for k in PLACEMENTS})
     for n in ns:
         p = cfg.avg_active / n
         random_data = ToyData(ToyDataConfig(n_features=n, d=cfg.d, avg_active=cfg.avg_active, decay=1.0, seed=cfg.seed,
                                             device="cpu"))
-        tms = train_tms(TMSConfig(n_features=n, d_hidden=cfg.d, feature_probability=p, importance=1.0, n_seeds=2,
-                                  steps=cfg.tms_steps, lr=cfg.tms_lr, seed=cfg.seed, n_eval=2048))
+        tms = train_tms(TMSConfig(n_features=n, d_hidden=cfg.d, feature_probability=p, importance=1.0, n_seeds=cfg.tms_seeds,
+                                  steps=cfg.tms_steps, lr=cfg.tms_lr, batch_size=cfg.tms_batch_size, seed=cfg.seed, n_eval=2048))
         tms_data = TMSData(tms)
         for name, data in (("random", random_data), ("tms", tms_data)):
             res.ground_truth[name].append(int(data.features.shape[0]))
@@ -125,6 +136,9 @@ def ratio_sweep(cfg: RatioSweepConfig, progress: bool = False) -> RatioSweepResu
             res.mmcs[name].append(m[j])
             res.best_alpha[name].append(cfg.alphas[j])
             res.dead_fraction[name].append(run.final("dead")[j] / sae_cfg.d_sae)
+            chance = float(mmcs(data.features, random_directions(sae_cfg.d_sae, cfg.d, seed=cfg.seed + 1).T))
+            res.chance[name].append(chance)
+            res.recovery[name].append((m[j] - chance) / max(1e-8, 1 - chance))
             res.seconds += run.seconds
         res.seconds += tms.seconds
     return res
