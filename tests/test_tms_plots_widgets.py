@@ -40,8 +40,8 @@ def test_geometry_figure_update_callback():
 
 
 def test_explore_tms_compute_and_headless():
-    W = widgets.explore_tms(sparsity=0.0, importance_decay=0.7, n_features=4, d_hidden=2, steps=300)
-    assert W.shape == (2, 4) and (geometry.feature_norms(W)[:2] > 0.8).all()
+    W = widgets.explore_tms(sparsity=0.0, importance_decay=0.5, n_features=4, d_hidden=2, steps=600)
+    assert W.shape == (2, 4) and (geometry.feature_norms(W)[:2] > 0.8).all() and (geometry.feature_norms(W)[2:] < 0.5).all()
     with pytest.raises(ValueError, match="d_hidden"):
         widgets.explore_tms(0.5, 0.9, 3, 3)
     with pytest.raises(ValueError, match="sparsity"):
