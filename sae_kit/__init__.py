@@ -6,10 +6,10 @@
     sk.mmcs(data.features, result.sae.dictionary[0])
 """
 
-from sae_kit import claims, html_report, lm_analysis, plots, report
+from sae_kit import claims, geometry, html_report, lm_analysis, phase, plots, report, widgets
 from sae_kit._util import is_headless, resolve_device
 from sae_kit.activations import collect_activations, flatten_positions
-from sae_kit.claims import sae_training_claims, toolbox_claims
+from sae_kit.claims import ratio_claims, sae_training_claims, tms_claims, toolbox_claims
 from sae_kit.compare import Recipe, RecipeResult, compare_recipes, frontier_gap, recommend, samples_to_mmcs
 from sae_kit.corpus import (
     Corpus,
@@ -23,6 +23,14 @@ from sae_kit.corpus import (
 )
 from sae_kit.dictionary_init import INITS, data_dictionary, init_dictionary_, make_dictionary, pca_dictionary, weight_dictionary
 from sae_kit.estimate import FeatureCountEstimate, estimate_n_features
+from sae_kit.geometry import (
+    dimensions_per_feature,
+    feature_cosines,
+    feature_dimensionality,
+    feature_norms,
+    interference_stats,
+    superposition,
+)
 from sae_kit.io import load_checkpoint, read_json, save_checkpoint, write_json
 from sae_kit.lm import LMConfig, TinyLM, TransformerLensAdapter, load_lm, save_lm
 from sae_kit.lm_train import LMTrainConfig, LMTrainResult, train_lm
@@ -40,11 +48,13 @@ from sae_kit.metrics import (
     principal_angles,
 )
 from sae_kit.optim import SAEOptimizer
+from sae_kit.ratios import RatioSweepConfig, RatioSweepResult, ratio_sweep
 from sae_kit.recovery import PlaneData, first_found, plane_recovery, rank_correlation
 from sae_kit.remedies import resample_dead_
 from sae_kit.sae import SAE, SAEConfig, SAEOutput, report_sae_config
 from sae_kit.saelens import load_saelens, save_saelens
 from sae_kit.sweep import GridResult, goldilocks_zone, report_alphas, report_sizes, train_grid
+from sae_kit.tms import TMSConfig, TMSData, TMSResult, check_superposition, train_tms
 from sae_kit.toy_data import DataSource, ToyData, ToyDataConfig, activation_probabilities, toy_data_stats
 from sae_kit.train import TrainConfig, TrainResult, evaluate, report_train_config, train_sae
 
@@ -57,7 +67,8 @@ __all__ = [
     "data_dictionary", "pca_dictionary", "weight_dictionary", "init_dictionary_",
     "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config",
     "GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone", "plots", "report", "claims",
-    "sae_training_claims", "toolbox_claims",
+    "sae_training_claims", "toolbox_claims", "tms_claims", "ratio_claims", "widgets",
+    "RatioSweepConfig", "RatioSweepResult", "ratio_sweep",
     "cosine_matrix", "mcs", "mmcs", "mmcs_truth_to_learned", "mmcs_learned_to_truth", "dead_latents", "l0",
     "fraction_variance_explained", "dictionary_mmcs", "mcc", "principal_angles",
     "save_checkpoint", "load_checkpoint", "read_json", "write_json",
@@ -67,4 +78,7 @@ __all__ = [
     "train_tokenizer", "LMConfig", "TinyLM", "TransformerLensAdapter", "load_lm", "save_lm", "LMTrainConfig",
     "LMTrainResult", "train_lm", "collect_activations", "flatten_positions", "lm_analysis",
     "save_saelens", "load_saelens", "html_report",
+    "TMSConfig", "TMSResult", "TMSData", "train_tms", "check_superposition", "geometry", "phase",
+    "feature_norms", "feature_dimensionality", "dimensions_per_feature", "superposition", "feature_cosines",
+    "interference_stats",
 ]

@@ -12,8 +12,8 @@ from sae_kit.report import Claim
 from sae_kit.sweep import GridResult, goldilocks_zone
 from sae_kit.train import TrainResult
 
-__all__ = ["sae_training_claims", "mcs_histogram_claims", "toolbox_claims", "SHARKEY_2022", "SHARKEY_2023", "GAO_2024",
-           "BRICKEN_2023", "SPARSIFY_MUON"]
+__all__ = ["sae_training_claims", "mcs_histogram_claims", "toolbox_claims", "tms_claims", "ratio_claims", "SHARKEY_2022",
+           "SHARKEY_2023", "GAO_2024", "BRICKEN_2023", "SPARSIFY_MUON", "ELHAGE_2022", "STICKY_FRACTIONS"]
 
 SHARKEY_2022 = "Sharkey, Braun & Millidge (2022), interim report"
 GAO_2024 = "Gao et al. (2024), Scaling and evaluating sparse autoencoders"
@@ -192,3 +192,89 @@ def toolbox_claims(arch: list, optim: list, remedies: list) -> list[Claim]:
         dead["TopK + pre-act penalty"] < dead["TopK"],
     ))
     return claims
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Notebook 01: toy models of superposition (Elhage et al. 2022)
+# ---------------------------------------------------------------------------------------------------------------------
+
+ELHAGE_2022 = "Elhage et al. (2022), Toy Models of Superposition"
+STICKY_FRACTIONS = (1.0, 3 / 4, 2 / 3, 1 / 2, 2 / 5)
+
+
+def tms_claims(f: dict) -> list[Claim]:
+    """Notebook 01's claims from its figures dict (see the notebook for each key and the criteria)."""
+    out = []
+    p5 = f["n5"]
+    dense, sparse = p5["norms"][0], p5["norms"][-1]
+    ok = min(dense[:2]) >= 0.8 and abs(p5["cos01_dense"]) <= 0.2 and max(dense[2:]) <= 0.5
+    out.append(Claim("n5_dense_orthogonal", "n=5, m=2, dense data: the two most important features get orthogonal dimensions",
+                     ELHAGE_2022, "‖W_1‖, ‖W_2‖ ≈ 1, orthogonal; the other three ≈ 0",
+                     f"norms {[round(v, 2) for v in dense]}, cos(W_1, W_2) = {p5['cos01_dense']:.2f}", ok))
+    D = p5["dimensionality"][-1]
+    ok = min(sparse) >= 0.8 and max(abs(d - 0.4) for d in D) <= 0.05
+    out.append(Claim("n5_sparse_pentagon", "n=5, m=2, sparse data: all five features in a pentagon", ELHAGE_2022,
+                     "D_i = 2/5 for all five", f"p = {p5['densities'][-1]:g}: D = {[round(v, 2) for v in D]}", ok))
+    mids = [(p, s) for p, s in zip(p5["densities"][1:-1], p5["stats"][1:-1]) if s["antipodal_pairs"] >= 1 and s["n_represented"] >= 4]
+    out.append(Claim("n5_antipodal_intermediate", "n=5, m=2, intermediate sparsity: features pair up antipodally", ELHAGE_2022,
+                     "antipodal pairs (D_i = 1/2) between the dense and the pentagon regimes",
+                     "; ".join(f"p = {p:g}: {s['antipodal_pairs']} pair(s) among {s['n_represented']} features" for p, s in mids)
+                     or "no intermediate density with an antipodal pair", bool(mids)))
+    n20 = f["n20"]
+    counts, m = n20["n_represented"], n20["d_hidden"]
+    first = next((i for i, c in enumerate(counts) if c > m), None)
+    pairs = None if first is None else round(n20["antipodal_fraction"][first] * counts[first] / 2)
+    ok = counts[0] <= m and counts[-1] >= 2 * m and first is not None and pairs >= counts[first] - m
+    out.append(Claim("n20_more_features_when_sparse", "n=20, m=5: more features represented as sparsity grows, first as antipodal pairs",
+                     ELHAGE_2022, "m features when dense; more when sparse, the first extra ones in antipodal pairs",
+                     f"represented {counts} over densities {[round(p, 3) for p in n20['densities']]}; where the count first "
+                     f"exceeds m: {pairs} antipodal pair(s) for {counts[first] - m if first is not None else 'n/a'} extra feature(s)", ok))
+    lin = f["linear"]
+    ok = all(kept == list(range(lin["d_hidden"])) for kept in lin["kept"])
+    out.append(Claim("linear_keeps_top_m", "A linear model (no ReLU) keeps the m most important features, whatever the sparsity",
+                     ELHAGE_2022, "the top m features, orthogonal; the rest dropped",
+                     f"kept features per density {lin['kept']}", ok))
+    ph = f["phase"]
+    ok = ph["agreement"] >= 0.8 and set(ph["regions"]) >= {0, 1, 2}
+    out.append(Claim("phase_diagram", "n=2, m=1: feature 2 dropped, feature 1 dropped, or both share the dimension antipodally",
+                     ELHAGE_2022, "three regions, the antipodal one at low density and comparable importance",
+                     f"trained solution agrees with the analytic optimum in {ph['agreement']:.0%} of cells; regions found "
+                     f"{sorted(ph['regions'])}", ok))
+    st = f["sticky"]
+    plateau = [x for x, d in zip(st["inv_density"], st["d_star"]) if abs(d - 0.5) <= 0.05]
+    ok = len(plateau) >= 2 and st["fraction_at_fractions"] >= 0.6
+    out.append(Claim("sticky_dimensionality", "Dimensionality sticks at simple fractions; D* plateaus at 1/2 over a range of sparsity",
+                     ELHAGE_2022, "D_i clusters at 1, 3/4, 2/3, 1/2, 2/5; a plateau of D* at 1/2",
+                     f"D* within 0.05 of 1/2 at 1/(1−S) = {[round(x, 1) for x in plateau]}; "
+                     f"{st['fraction_at_fractions']:.0%} of D_i within 0.05 of a published fraction (where D* ≥ 0.35)", ok))
+    return out
+
+
+def ratio_claims(res) -> list[Claim]:
+    """Notebook 02's claims from a RatioSweepResult (criteria in the notebook)."""
+    ratios = res.cfg.ratios
+    out = []
+    i2 = min(range(len(ratios)), key=lambda i: abs(ratios[i] - 2))
+    ok = True
+    parts = []
+    for name in res.recovery:
+        m = res.recovery[name]
+        ok &= m[-1] <= m[i2] - 0.1
+        parts.append(f"{name}: MMCS above chance {m[i2]:.2f} at n/d = {ratios[i2]:g}, {m[-1]:.2f} at {ratios[-1]:g}")
+    out.append(Claim("recovery_falls_beyond_2", "SAE recovery falls as the ratio of features to dimensions grows beyond 2",
+                     "Sharkey et al. (2023), follow-up discussion",
+                     "recovery good at the report's ratio 2, worse in strongly interfering superposition",
+                     "; ".join(parts), bool(ok)))
+    mean_cos = [s["mean_abs_cos"] for s in res.stats["random"]]
+    max_cos = [s["max_interference"] for s in res.stats["random"]]
+    ok = all(b >= a - 1e-6 for a, b in zip(max_cos, max_cos[1:])) and mean_cos[-1] >= mean_cos[0] - 0.02
+    out.append(Claim("interference_grows", "Interference between random feature directions grows with the ratio",
+                     "geometry of random directions (Sharkey et al. 2022 toy data)", "max |cos| rises towards 1 as n/d grows",
+                     f"max |cos| {[round(v, 2) for v in max_cos]}; mean |cos| {[round(v, 2) for v in mean_cos]}", bool(ok)))
+    anti = [s["antipodal_fraction"] for s in res.stats["tms"]]
+    ok = anti[i2] >= 0.5 and anti[-1] <= anti[i2] - 0.3
+    out.append(Claim("tms_antipodal_then_interfering",
+                     "A toy model places features in antipodal pairs at ratio 2, in a strongly interfering tangle at large ratios",
+                     "Sharkey et al. (2023), follow-up; Elhage et al. (2022)", "antipodal pairs at n/d = 2; few at n/d ≥ 16",
+                     f"antipodal fraction {[round(v, 2) for v in anti]} over n/d {ratios}", bool(ok)))
+    return out
