@@ -267,7 +267,7 @@ def ratio_claims(res) -> list[Claim]:
                      "; ".join(parts), bool(ok)))
     mean_cos = [s["mean_abs_cos"] for s in res.stats["random"]]
     max_cos = [s["max_interference"] for s in res.stats["random"]]
-    ok = all(b >= a - 1e-6 for a, b in zip(max_cos, max_cos[1:])) and mean_cos[-1] >= mean_cos[0] - 0.02
+    ok = all(b >= a - 1e-6 for a, b in zip(max_cos, max_cos[1:]))  # the mean stays ≈ √(2/(πd)) at every ratio
     out.append(Claim("interference_grows", "Interference between random feature directions grows with the ratio",
                      "geometry of random directions (Sharkey et al. 2022 toy data)", "max |cos| rises towards 1 as n/d grows",
                      f"max |cos| {[round(v, 2) for v in max_cos]}; mean |cos| {[round(v, 2) for v in mean_cos]}", bool(ok)))
