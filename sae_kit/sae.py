@@ -293,9 +293,10 @@ class SAE(nn.Module):
         return self.since_fired >= self.cfg.dead_after
 
     @torch.no_grad()
-    def record_firing_(self, codes: torch.Tensor) -> None:
-        """Update the samples-since-fired counter from a training batch's codes [inst, batch, d_sae]."""
-        fired = codes.amax(dim=1) > 0  # [inst, d_sae]
+    def record_firing_(self, codes: torch.Tensor, counts: torch.Tensor | None = None) -> None:
+        """Update the samples-since-fired counter from a training batch's codes [inst, batch, d_sae] (or from its
+        per-latent firing counts [inst, d_sae] when they are already computed, saving a pass over the codes)."""
+        fired = (counts > 0) if counts is not None else codes.amax(dim=1) > 0  # [inst, d_sae]
         self.since_fired.add_(codes.shape[1]).masked_fill_(fired, 0)
 
     def forward(self, x: torch.Tensor, with_l0: bool = True) -> SAEOutput:

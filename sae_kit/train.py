@@ -298,10 +298,11 @@ def train_sae(
             total.backward()
             opt.step()
             sae.normalize_decoder_()
+            counts = density_counts(out.codes) if cfg.track_density else None  # [inst, d_sae] one pass, used twice
             if firing:
-                sae.record_firing_(out.codes)
-            if cfg.track_density:
-                fire_counts[:, :-1] += density_counts(out.codes)
+                sae.record_firing_(out.codes, counts)
+            if counts is not None:
+                fire_counts[:, :-1] += counts
                 fire_counts[:, -1] += out.codes.shape[1]
             step += 1
             if cfg.resample_every and step % cfg.resample_every == 0 and step < cfg.steps - cfg.resample_every:
