@@ -54,8 +54,18 @@ class FeatureCountEstimate:
     dead_onset_size: int | None
     """The size just below the first one with dead fraction ≥ `dead_threshold` (None when the smallest has them)."""
 
+    @property
+    def interval(self) -> tuple[int | None, int | None]:
+        """Where the number of features lies, at the resolution of the sizes tried: from the estimate to the next size
+        tried (None at an open end: no next size when the estimate is a lower bound, no lower end when every size
+        already has dead latents and the estimate is an upper bound)."""
+        i = self.d_sae_values.index(self.estimate)
+        if self.rule == "dead_onset" and self.dead_onset_size is None:
+            return None, self.estimate
+        return self.estimate, self.d_sae_values[i + 1] if i + 1 < len(self.d_sae_values) else None
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "interval": list(self.interval)}
 
 
 def _evidence(sae_sets: GridResult | Sequence[TrainResult]) -> dict:

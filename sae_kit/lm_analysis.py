@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import torch
 
+from sae_kit.estimate import FeatureCountEstimate
 from sae_kit.sae import SAE
 
-__all__ = ["activation_summary", "estimate_n_features_local", "sae_codes", "token_labels", "LabelResult",
+__all__ = ["activation_summary", "sae_codes", "token_labels", "LabelResult",
            "label_features", "top_contexts", "feature_logit_effect", "lm_claims", "FOLLOW_UP"]
 
 
@@ -44,22 +45,6 @@ def activation_summary(x: torch.Tensor, active_threshold: float = 0.0, max_corr_
         "mean_abs_corr": float(off.mean()),
         "abs_corr": off.float(),
     }
-
-
-def estimate_n_features_local(d_sae_values: Sequence[int], d2d_mmcs: Sequence[float], tolerance: float = 0.05) -> dict:
-    """A SIMPLE LOCAL RULE (to be replaced by the kit's estimator): where dictionary-to-dictionary MMCS levels off.
-
-    d2d_mmcs[i] is the MMCS between the dictionary of size d_sae_values[i] and the next larger one (one α). The
-    report's heuristic: once a dictionary holds all the features, doubling it only adds copies, so this MMCS stops
-    rising. The rule returns the smallest size whose value is within `tolerance` of the highest one, and the range
-    [that size, the next size] in which the number of features lies.
-    """
-    if len(d2d_mmcs) != len(d_sae_values) - 1 or not d2d_mmcs:
-        raise ValueError(f"need one MMCS per consecutive pair of sizes: {len(d_sae_values)} sizes, {len(d2d_mmcs)} values")
-    top = max(d2d_mmcs)
-    i = next(i for i, v in enumerate(d2d_mmcs) if v >= top - tolerance)
-    return {"estimate": int(d_sae_values[i]), "range": [int(d_sae_values[i]), int(d_sae_values[i + 1])],
-            "plateau": float(top), "rule": f"smallest size with MMCS(size → next) ≥ max − {tolerance}"}
 
 
 @torch.no_grad()
@@ -191,15 +176,17 @@ def feature_logit_effect(model, hook_name: str, direction: torch.Tensor, windows
 FOLLOW_UP = "Sharkey et al. (2023), 'A small update to the Sparse Coding interim research report'"
 
 
-def lm_claims(estimate: dict, n_good: int, title_feature: dict, dead_big: float, dead_small: float) -> list:
-    """Notebook 05: the number of features, the count of well-labelled features, the 'period after a title' feature,
-    and dead latents at large dictionaries. Criteria are stated in the notebook."""
+def lm_claims(estimate: FeatureCountEstimate, n_good: int, title_feature: dict, dead_big: float, dead_small: float) -> list:
+    """Notebook 05: the number of features (`sk.estimate_n_features`), the count of well-labelled features, the 'period
+    after a title' feature, and dead latents at large dictionaries. Criteria are stated in the notebook."""
     from sae_kit.report import Claim
 
-    lo, hi = estimate["range"]
+    lo, hi = estimate.interval
+    shown = f"≤ {hi}" if lo is None else f"≥ {lo}" if hi is None else f"{lo}–{hi}"
     return [
         Claim("n_features", "The layer-3 MLP (width 64) of a tiny LM holds 512–1024 features (dictionary-to-dictionary MMCS)",
-              FOLLOW_UP, "512–1024 (tentative)", f"{lo}–{hi} ({estimate['rule']})", lo <= 1024 and hi >= 512),
+              FOLLOW_UP, "512–1024 (tentative)", f"{shown} ({estimate.rule})",
+              (lo is None or lo <= 1024) and (hi is None or hi >= 512)),
         Claim("labelled_features", "Hundreds of the features are easy to label", FOLLOW_UP, "≈ 600 easily labelled",
               f"{n_good} features whose best label has precision ≥ 0.8", n_good >= 300),
         Claim("title_period_feature", "One feature fires on the period after 'Mr', 'Mrs' or 'Dr'", FOLLOW_UP,

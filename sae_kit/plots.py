@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from sae_kit.estimate import FeatureCountEstimate
 from sae_kit.sweep import GridResult
 from sae_kit.train import TrainResult
 
@@ -321,7 +322,7 @@ def plot_activation_distribution(lm: dict, toy: dict, lm_values: Sequence[float]
     return fig
 
 
-def plot_lm_grid(grid: GridResult, estimate: dict | None = None, published: tuple[int, int] | None = (512, 1024),
+def plot_lm_grid(grid: GridResult, estimate: FeatureCountEstimate | None = None, published: tuple[int, int] | None = (512, 1024),
                  title: str = "SAEs on the LM's MLP activations") -> go.Figure:
     """Against dictionary size, one line per α: MMCS with the next larger dictionary, dead fraction, held-out MSE and
     L1 (the two loss components, reported separately). The published range and our estimate are shaded/marked."""
@@ -340,7 +341,7 @@ def plot_lm_grid(grid: GridResult, estimate: dict | None = None, published: tupl
         if published:
             fig.add_vrect(x0=published[0], x1=published[1], fillcolor="green", opacity=0.12, line_width=0, row=1, col=col)
     if estimate:
-        fig.add_vline(x=estimate["estimate"], line_dash="dash", line_color="black", row=1, col=1)
+        fig.add_vline(x=estimate.estimate, line_dash="dash", line_color="black", row=1, col=1)
     fig.update_yaxes(type="log", row=1, col=3)
     fig.update_yaxes(type="log", row=1, col=4)
     fig.update_layout(title=title + (" (green: the published 512–1024; dashed: our estimate)" if published else ""),

@@ -38,6 +38,15 @@ def test_estimator_falls_back_to_dead_onset():
     assert sk.estimate_n_features(fake_grid(flat, [0.2] * 5)).dead_onset_size is None
 
 
+def test_estimate_interval_is_the_step_above_with_open_ends_for_bounds():
+    rising = sk.estimate_n_features(fake_grid([0.55, 0.7, 0.96, 0.97], [0, 0, 0, 0.2, 0.5]))
+    assert rising.interval == (32, 64) and rising.to_dict()["interval"] == [32, 64]
+    flat = [0.9, 0.88, 0.87, 0.86]
+    assert sk.estimate_n_features(fake_grid(flat, [0, 0, 0.01, 0.3, 0.5])).interval == (32, 64)
+    assert sk.estimate_n_features(fake_grid(flat, [0] * 5)).interval == (128, None)  # a lower bound
+    assert sk.estimate_n_features(fake_grid(flat, [0.2] * 5)).interval == (None, 8)  # an upper bound
+
+
 def test_estimator_bad_input():
     g = fake_grid([0.5, 0.6, 0.9, 0.9], [0] * 5)
     with pytest.raises(ValueError, match="alpha"):

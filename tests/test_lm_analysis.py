@@ -40,13 +40,6 @@ def test_token_labels_and_top_contexts():
         la.top_contexts(codes[:5], windows, strings)
 
 
-def test_estimate_rule_finds_the_level_off():
-    est = la.estimate_n_features_local([64, 128, 256, 512, 1024], [0.4, 0.6, 0.9, 0.92])
-    assert est["estimate"] == 256 and est["range"] == [256, 512]
-    with pytest.raises(ValueError, match="consecutive pair"):
-        la.estimate_n_features_local([64, 128], [0.5, 0.6])
-
-
 def test_activation_summary_on_known_data():
     x = torch.zeros(1000, 4)
     x[:100, 0] = 1.0
@@ -67,13 +60,27 @@ def test_logit_effect_of_a_feature():
     assert la.feature_logit_effect(model, "blocks.0.mlp.hook_post", torch.ones(16), windows, [])["boosted"] == []
 
 
+def estimate_at(d2d, dead_fraction, sizes=(128, 256, 512, 1024, 2048)):
+    """The kit's estimator on a one-α grid with the given evidence."""
+    n = len(sizes)
+    col = lambda v: torch.tensor(v, dtype=torch.float32)[:, None]  # noqa: E731
+    grid = sk.GridResult(d_sae_values=list(sizes), alphas=[10.0], mmcs=None,
+                         dead=col(dead_fraction) * torch.tensor(sizes, dtype=torch.float32)[:, None],
+                         dead_fraction=col(dead_fraction), l0=col([1.0] * n), mse=col([1e-3] * n), l1=col([0.1] * n),
+                         fve=col([0.9] * n), dictionary_mmcs=col(d2d), mcs=None, runs=[], seconds=0.0)
+    return sk.estimate_n_features(grid)
+
+
 def test_lm_claims_criteria():
-    claims = la.lm_claims({"range": [512, 1024], "rule": "r", "estimate": 512}, 350,
-                          {"feature": 3, "precision": 0.9, "recall": 0.7}, 0.5, 0.0)
-    assert all(c.replicated for c in claims)
-    claims = la.lm_claims({"range": [64, 128], "rule": "r", "estimate": 64}, 20,
-                          {"feature": 3, "precision": 0.5, "recall": 0.7}, 0.0, 0.1)
+    at_512 = estimate_at([0.5, 0.7, 0.9, 0.91], [0] * 5)  # levels off at 512: 512–1024
+    claims = la.lm_claims(at_512, 350, {"feature": 3, "precision": 0.9, "recall": 0.7}, 0.5, 0.0)
+    assert all(c.replicated for c in claims) and "512–1024" in claims[0].ours
+    at_128 = estimate_at([0.9, 0.91, 0.9, 0.9], [0, 0.2, 0.3, 0.4, 0.5])  # dead above 128: 128–256
+    claims = la.lm_claims(at_128, 20, {"feature": 3, "precision": 0.5, "recall": 0.7}, 0.0, 0.1)
     assert not any(c.replicated for c in claims)
+    lower_bound = estimate_at([0.9, 0.9, 0.9, 0.9], [0] * 5)  # no dead latents anywhere: ≥ 2048, open above
+    assert lower_bound.interval == (2048, None) and not la.lm_claims(lower_bound, 0, {"feature": 0, "precision": 0, "recall": 0},
+                                                                      0, 0)[0].replicated
 
 
 def test_lm_plots_return_figures():
