@@ -20,12 +20,12 @@ from sae_kit.html_report import PLOTLY_MIME
 __all__ = ["HEADLINES", "figure_title", "plotly_figures", "headline_figure", "export_headlines"]
 
 HEADLINES = {
-    "01_toy_superposition": "Features represented as the data gets sparser",
+    "01_toy_superposition": "Feature directions W_i",  # n = 5, m = 2: dedicated dimensions → antipodal pairs → pentagon
     "02_strongly_interfering_ratios": "SAE recovery against the ratio",
-    "03_sae_training": "MMCS",
-    "04_mcs_histograms": "",
-    "05_lm_replication": "",
-    "06_beyond_the_report": "",
+    "03_sae_training": "G = ",  # the report's α × dictionary-size grid of MMCS (title: "G = … features, … steps per SAE")
+    "04_mcs_histograms": "G = ",  # MMCS and the per-feature MCS histograms behind it
+    "05_lm_replication": "SAEs on the LM's MLP activations",
+    "06_beyond_the_report": "FVE against L0",
 }
 """Notebook name → the start of its headline figure's title ("" picks the notebook's first figure)."""
 

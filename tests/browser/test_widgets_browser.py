@@ -73,9 +73,10 @@ def _free_port() -> int:
 def _ci_copy(directory: Path) -> Path:
     """Notebook 01 with its parameters set to the CI profile (papermill's injected cell), written into `directory`."""
     import nbformat
+    from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = load_notebook_node(str(NOTEBOOK))  # as papermill reads it (every cell gets a tags list)
     nb = parameterize_notebook(nb, {"profile": "ci", "results_path": str(directory / "01_toy_superposition.json"),
                                     "cache_dir": str(directory / "cache")})
     target = directory / "01_toy_superposition_ci.ipynb"
@@ -94,9 +95,15 @@ def lab(tmp_path_factory):
                       ("JUPYTERLAB_SETTINGS_DIR", "settings"), ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
                       ("IPYTHONDIR", "ipython")):
         env[name] = str(root / "_jupyter" / sub)
+    settings = root / "_jupyter" / "settings" / "@jupyterlab"
+    for ext, plugin, value in (("notebook-extension", "tracker", {"windowingMode": "none"}),  # every cell in the DOM
+                               ("apputils-extension", "notification", {"fetchNews": "false", "checkForUpdates": False})):
+        (settings / ext).mkdir(parents=True, exist_ok=True)
+        (settings / ext / f"{plugin}.jupyterlab-settings").write_text(json.dumps(value))
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-           "--ServerApp.port_retries=0", "--IdentityProvider.token=", "--ServerApp.password=",
-           f"--ServerApp.root_dir={root}", "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+           "--ServerApp.port_retries=0", "--IdentityProvider.token=", "--ServerApp.password=", "--allow-root",  # CI runs as root
+           f"--ServerApp.root_dir={root}", "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+           "--LabApp.extension_manager=readonly"]  # nothing reaches the network
     log = open(root / "_jupyter.log", "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -187,8 +194,8 @@ def test_explorer_slider_redraws_its_figure(lab, out_dir):
             slider = page.locator(".widget-slider", has=page.locator(".widget-label", has_text="sparsity")).first
             slider.scroll_into_view_if_needed()
             readout = slider.locator(".widget-readout")
-            if readout.inner_text().strip() != "0.90":
-                fail(f"the sparsity slider should start at 0.90, reads {readout.inner_text()!r}")
+            if readout.text_content().strip() != "0.90":
+                fail(f"the sparsity slider should start at 0.90, reads {readout.text_content()!r}")
             explorer_plot = page.locator(".jp-CodeCell", has=page.locator(".widget-slider")).locator(".js-plotly-plot").first
             before, static_before = page.evaluate(_FIGURE_JS, "explorer"), page.evaluate(_FIGURE_JS, "static")
             png_before = explorer_plot.screenshot(path=str(out_dir / "before.png"))
