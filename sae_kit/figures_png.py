@@ -30,6 +30,7 @@ HEADLINES = {
 """Notebook name → the start of its headline figure's title ("" picks the notebook's first figure)."""
 
 PNG_WIDTH, PNG_HEIGHT = 1000, 450  # pixels, where the figure's layout sets no size
+PNG_MIN_HEIGHT = 360  # a notebook's short strips of panels (300 px) would cut their legend off in a PNG
 
 
 def figure_title(spec: dict) -> str:
@@ -81,8 +82,8 @@ def export_headlines(report_dir: str | Path, out_dir: str | Path | None = None, 
         spec = headline_figure(nb, headlines[nb.stem])
         layout = dict(spec.get("layout", {}))
         fig = {"data": spec.get("data", []), "layout": layout}
-        opts = {"format": "png", "width": layout.get("width") or PNG_WIDTH, "height": layout.get("height") or PNG_HEIGHT,
-                "scale": scale}
+        height = max(layout.get("height") or PNG_HEIGHT, PNG_MIN_HEIGHT)
+        opts = {"format": "png", "width": layout.get("width") or PNG_WIDTH, "height": height, "scale": scale}
         jobs.append({"fig": fig, "path": str(out / f"{nb.stem}.png"), "opts": opts})
     if not jobs:
         raise ValueError(f"no executed notebook (NN_name.ipynb) named in the headlines in {report_dir}")
