@@ -5,6 +5,8 @@
 #   make test                   lint, unit tests, every notebook in its CI profile (papermill) checked by nbval
 #   make lab                    JupyterLab on the notebooks
 #   make bench                  training benchmarks (figures as ratios against reference runs)
+#   make browser-test           notebook 01's widgets in JupyterLab + headless Chromium (installs Chromium and Playwright)
+#   make png                    the headline figure of each executed notebook in reports/ as PNG (needs kaleido + Chromium)
 # Torch: TORCH picks the build pip installs first. The default pin installs the CPU wheel on machines that carry it
 # locally; elsewhere pass e.g. TORCH="torch" (your platform's default build) or a CUDA/CPU index of your choice.
 
@@ -16,7 +18,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.sae-kit-installed
 NB_TIMEOUT ?= 1800
 
-.PHONY: all setup test unit notebooks-ci lint replicate lab bench clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: all setup test unit notebooks-ci lint replicate lab bench browser-test png clean
 
 all: test
 
@@ -45,6 +49,34 @@ test: lint unit notebooks-ci
 
 replicate: $(STAMP)
 	$(BIN)/python -m sae_kit --profile $(PROFILE) --out reports --timeout $(NB_TIMEOUT)
+
+# A real browser: JupyterLab on a free localhost port, notebook 01 run in its CI profile in headless Chromium (driven by
+# Playwright), the explorer's sparsity slider moved, its figure checked to change (tests/browser/). Chromium is
+# Debian's package (installed here when missing and we are root); Playwright never downloads a browser of its own.
+$(VENV)/.sae-kit-browser: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[browser]"
+	touch $@
+
+browser-test: $(VENV)/.sae-kit-browser
+	@test -x $(CHROMIUM) || { \
+	  if [ "$(CHROMIUM)" = /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "browser-test: installing Debian's chromium"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "browser-test: no Chromium at $(CHROMIUM): install it (Debian: apt-get install chromium) or pass CHROMIUM=/path/to/chrome" >&2; \
+	    exit 1; \
+	  fi; }
+	SAE_KIT_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q -m browser tests/browser
+
+# The headline figure of each notebook executed into PNG_FROM as PNG (PNG_FROM/png/NN_name.png; docs/img/ holds the
+# CI-profile ones the README shows). kaleido ≥ 1 draws them in an installed Chromium or Chrome ($$BROWSER_PATH or PATH).
+PNG_FROM ?= reports
+$(VENV)/.sae-kit-png: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[png]"
+	touch $@
+
+png: $(VENV)/.sae-kit-png
+	$(BIN)/python -m sae_kit --out $(PNG_FROM) --summary-only --no-html --png
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

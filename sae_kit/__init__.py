@@ -6,7 +6,7 @@
     sk.mmcs(data.features, result.sae.dictionary[0])
 """
 
-from sae_kit import claims, geometry, html_report, lm_analysis, phase, plots, report, widgets
+from sae_kit import claims, figures_png, geometry, html_report, lm_analysis, phase, plots, report, widgets
 from sae_kit._util import is_headless, resolve_device
 from sae_kit.activations import collect_activations, flatten_positions
 from sae_kit.claims import ratio_claims, sae_training_claims, tms_claims, toolbox_claims
@@ -67,7 +67,7 @@ __all__ = [
     "data_dictionary", "pca_dictionary", "weight_dictionary", "init_dictionary_",
     "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config",
     "GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone", "plots", "report", "claims",
-    "sae_training_claims", "toolbox_claims", "tms_claims", "ratio_claims", "widgets",
+    "sae_training_claims", "toolbox_claims", "tms_claims", "ratio_claims", "widgets", "figures_png",
     "RatioSweepConfig", "RatioSweepResult", "ratio_sweep",
     "cosine_matrix", "mcs", "mmcs", "mmcs_truth_to_learned", "mmcs_learned_to_truth", "dead_latents", "l0",
     "fraction_variance_explained", "dictionary_mmcs", "mcc", "principal_angles",

@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=int, default=3600, help="per-cell execution timeout in seconds")
     ap.add_argument("--summary-only", action="store_true", help="only print the table of existing results (and rebuild the pages)")
     ap.add_argument("--no-html", action="store_true", help="skip the HTML pages (out/NN_name.html and out/index.html)")
+    ap.add_argument("--png", action="store_true", help="also write each notebook's headline figure to out/png/NN_name.png "
+                    "(needs kaleido ≥ 1 and a Chromium or Chrome; sae_kit.figures_png)")
     args = ap.parse_args(argv)
     if not args.summary_only:
         run_notebooks(args.out, args.profile, args.timeout, args.only)
@@ -128,10 +130,19 @@ def main(argv: list[str] | None = None) -> int:
         from sae_kit.html_report import write_report_html
 
         print(f"\nReport: {write_report_html(args.out, results)} (every notebook as a page; open it offline)")
+    png_failed = False
+    if args.png:  # optional: a missing kaleido or browser is reported, and does not undo the replication above
+        from sae_kit.figures_png import export_headlines
+
+        try:
+            print("\nHeadline figures: " + ", ".join(str(p) for p in export_headlines(args.out)))
+        except (RuntimeError, ValueError) as e:
+            png_failed = True
+            print(f"\nPNG export skipped: {e}", file=sys.stderr)
     failed = [c["id"] for r in results for c in r["claims"] if not c["replicated"]]
     if failed:
         print(f"\n{len(failed)} claim(s) not replicated in this profile: {', '.join(failed)}")
-    return 0
+    return 1 if png_failed and args.summary_only else 0  # only the export was asked for: its failure is the exit status
 
 
 if __name__ == "__main__":
