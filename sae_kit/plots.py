@@ -74,18 +74,18 @@ def plot_grid_heatmaps(grid: GridResult, title: str = "α × dictionary size") -
     panels.append(("dead fraction", grid.dead_fraction, ys, dict(zmin=0, zmax=1, colorscale="Reds")))
     if len(ys) > 1:
         panels.append(("MMCS with next larger dictionary", grid.dictionary_mmcs, ys[:-1], dict(zmin=0, zmax=1, colorscale="Viridis")))
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels], horizontal_spacing=0.08)
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels], horizontal_spacing=0.1)
     for col, (name, z, y, style) in enumerate(panels, start=1):
         text = [[f"{v:.2f}" for v in row] for row in z.tolist()]
-        bar_x = col / len(panels) - 0.02
+        bar_x = fig.layout[f"xaxis{col if col > 1 else ''}"].domain[1] + 0.005  # just right of its own panel
         fig.add_trace(
             go.Heatmap(z=z.tolist(), x=xs, y=y, text=text, texttemplate="%{text}", textfont=dict(size=8), name=name,
                        colorbar=dict(x=bar_x, len=0.9, thickness=10), **style),
             row=1, col=col,
         )
         fig.update_xaxes(title_text="α (L1 coefficient)", type="category", row=1, col=col)
-        fig.update_yaxes(title_text="dictionary size", type="category", row=1, col=col)
-    fig.update_layout(title=title, height=420, width=max(900, 420 * len(panels)))
+        fig.update_yaxes(title_text="dictionary size" if col == 1 else None, type="category", row=1, col=col)
+    fig.update_layout(title=title, height=420, width=max(900, 440 * len(panels)))
     return fig
 
 
