@@ -20,7 +20,7 @@ from sae_kit.estimate import FeatureCountEstimate
 from sae_kit.sae import SAE
 
 __all__ = ["activation_summary", "sae_codes", "token_labels", "LabelResult",
-           "label_features", "top_contexts", "feature_logit_effect", "lm_claims", "FOLLOW_UP"]
+           "label_features", "label_sae", "top_contexts", "feature_logit_effect", "lm_claims", "FOLLOW_UP"]
 
 
 def activation_summary(x: torch.Tensor, active_threshold: float = 0.0, max_corr_samples: int = 20_000) -> dict:
@@ -48,12 +48,27 @@ def activation_summary(x: torch.Tensor, active_threshold: float = 0.0, max_corr_
 
 
 @torch.no_grad()
-def sae_codes(sae: SAE, x: torch.Tensor, inst: int = 0, batch_size: int = 8192) -> torch.Tensor:
-    """The codes of one instance of an SAE row for activations x [tok, d]: [tok, d_sae]."""
+def sae_codes(sae: SAE, x: torch.Tensor, inst: int = 0, batch_size: int = 8192,
+              features: Sequence[int] | None = None) -> torch.Tensor:
+    """The codes of one instance of an SAE row for activations x [tok, d]: [tok, d_sae], or [tok, len(features)] for
+    the given latents only (what a dashboard needs: a [tok, d_sae] tensor of a large dictionary over a long text takes
+    gigabytes). Encoded in batches of `batch_size` tokens into one preallocated tensor."""
     if not 0 <= inst < sae.cfg.n_inst:
         raise ValueError(f"inst must be in [0, {sae.cfg.n_inst}), got {inst}")
+    cols = None if features is None else torch.as_tensor(list(features), dtype=torch.long)
+    if cols is not None and (cols.numel() == 0 or int(cols.min()) < 0 or int(cols.max()) >= sae.cfg.d_sae):
+        raise ValueError(f"features must be a non-empty list of latent indices in [0, {sae.cfg.d_sae}), got {list(features)}")
+    out = torch.empty(len(x), sae.cfg.d_sae if cols is None else len(cols))
+    for start, codes in _code_batches(sae, x, inst, batch_size):
+        out[start:start + len(codes)] = codes if cols is None else codes[:, cols]
+    return out
+
+
+def _code_batches(sae: SAE, x: torch.Tensor, inst: int, batch_size: int):
+    """Yield (start, codes [n, d_sae]) of one instance over x [tok, d] in batches of `batch_size` tokens."""
     device = sae.W_enc.device
-    return torch.cat([sae(x[i:i + batch_size].to(device)).codes[inst].cpu() for i in range(0, len(x), batch_size)])
+    for i in range(0, len(x), batch_size):
+        yield i, sae(x[i:i + batch_size].to(device), with_l0=False).codes[inst].cpu()
 
 
 def token_labels(tokens: torch.Tensor, token_strings: Sequence[str], min_count: int = 20) -> tuple[torch.Tensor, list[str]]:
@@ -98,17 +113,40 @@ def label_features(codes: torch.Tensor, labels: torch.Tensor, label_names: Seque
     """Precision and recall of each feature against each label, over all token positions.
 
     A feature fires where its code exceeds rel_threshold × its largest code (0: wherever it is positive).
-    codes: [tok, d_sae]; labels: bool [tok, label]. Counts are one matrix product (fires[tok, d_sae]ᵀ · labels).
+    codes: [tok, d_sae]; labels: bool [tok, label]. Counts are one matrix product per chunk of tokens
+    (fires[tok, d_sae]ᵀ · labels). For a large dictionary over a long text, `label_sae` encodes as it counts instead.
     """
+    batches = lambda: ((i, codes[i:i + chunk]) for i in range(0, len(codes), chunk))  # noqa: E731
+    return _label(batches, codes.shape, labels, label_names, rel_threshold)
+
+
+@torch.no_grad()
+def label_sae(sae: SAE, x: torch.Tensor, labels: torch.Tensor, label_names: Sequence[str], inst: int = 0,
+              rel_threshold: float = 0.0, batch_size: int = 8192) -> LabelResult:
+    """`label_features` of one instance's codes on activations x [tok, d], encoding batch by batch: memory stays at a
+    batch of codes, never [tok, d_sae] (two passes over x when rel_threshold > 0: the largest codes, then the counts)."""
+    if not 0 <= inst < sae.cfg.n_inst:
+        raise ValueError(f"inst must be in [0, {sae.cfg.n_inst}), got {inst}")
+    return _label(lambda: _code_batches(sae, x, inst, batch_size), (len(x), sae.cfg.d_sae), labels, label_names, rel_threshold)
+
+
+def _label(batches, shape: tuple[int, int], labels: torch.Tensor, label_names: Sequence[str], rel_threshold: float) -> LabelResult:
+    """The counts behind `label_features`; batches() yields (start, codes [n, d_sae]) covering all tokens in order."""
     if not 0.0 <= rel_threshold < 1.0:
         raise ValueError(f"rel_threshold must be in [0, 1), got {rel_threshold}")
-    threshold = (rel_threshold * codes.max(0).values).clamp_min(0.0)  # [d_sae]
-    if codes.shape[0] != labels.shape[0] or labels.shape[1] != len(label_names):
-        raise ValueError(f"codes {tuple(codes.shape)}, labels {tuple(labels.shape)} and {len(label_names)} label names do not match")
-    both = torch.zeros(codes.shape[1], labels.shape[1], dtype=torch.float64)
-    for i in range(0, len(codes), chunk):
-        both += ((codes[i:i + chunk] > threshold).float().T @ labels[i:i + chunk].float()).double()
-    fires = (codes > threshold).sum(0)  # [d_sae]
+    n_tok, d_sae = shape
+    if n_tok != labels.shape[0] or labels.shape[1] != len(label_names):
+        raise ValueError(f"codes {tuple(shape)}, labels {tuple(labels.shape)} and {len(label_names)} label names do not match")
+    threshold = torch.zeros(d_sae)  # [d_sae]
+    if rel_threshold > 0:
+        for _, c in batches():
+            threshold = torch.maximum(threshold, rel_threshold * c.amax(0))
+    both = torch.zeros(d_sae, labels.shape[1], dtype=torch.float64)  # [d_sae, label] fires and label holds
+    fires = torch.zeros(d_sae, dtype=torch.long)  # [d_sae]
+    for i, c in batches():
+        on = (c > threshold).float()  # [n, d_sae]
+        both += (on.T @ labels[i:i + len(c)].float()).double()
+        fires += on.sum(0).long()
     n_label = labels.sum(0)  # [label]
     precision = (both / fires.clamp_min(1)[:, None]).float()
     recall = (both / n_label.clamp_min(1)[None]).float()

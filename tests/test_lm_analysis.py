@@ -1,4 +1,4 @@
-"""Feature labelling against naive counts, the local feature-count rule, contexts, logit effects, and the LM plots."""
+"""Feature labelling against naive counts (full codes and streamed from an SAE), contexts, logit effects, and the LM plots."""
 
 import plotly.graph_objects as go
 import pytest
@@ -26,6 +26,29 @@ def test_label_features_matches_naive_counts():
         res.find("zzz")
     with pytest.raises(ValueError, match="do not match"):
         la.label_features(codes, labels, ["a"])
+
+
+def test_label_sae_streams_the_same_counts_as_full_codes():
+    """Encoding batch by batch (memory of one batch) gives exactly the counts of the full [tok, d_sae] codes, also with
+    a relative threshold (its largest codes found in a first pass); sae_codes of chosen latents are their columns."""
+    g = torch.Generator().manual_seed(1)
+    sae = sk.SAE(sk.SAEConfig(d=8, d_sae=24, l1_coeff=[0.1, 1.0], seed=3))
+    with torch.no_grad():
+        sae.b_enc.add_(0.2)
+    x = torch.randn(700, 8, generator=g)  # [tok, d]
+    labels = torch.rand(700, 3, generator=g) < 0.4
+    full = la.sae_codes(sae, x, inst=1, batch_size=256)  # [tok, d_sae]
+    assert torch.equal(full, sae(x).codes[1])
+    assert torch.equal(la.sae_codes(sae, x, inst=1, batch_size=100, features=[5, 0]), full[:, [5, 0]])
+    for rel in (0.0, 0.5):
+        a = la.label_features(full, labels, ["a", "b", "c"], rel_threshold=rel, chunk=128)
+        b = la.label_sae(sae, x, labels, ["a", "b", "c"], inst=1, rel_threshold=rel, batch_size=96)
+        assert torch.equal(a.fires, b.fires) and torch.allclose(a.precision, b.precision) and torch.allclose(a.recall, b.recall)
+        assert torch.equal(a.best, b.best)
+    with pytest.raises(ValueError, match="inst must be in"):
+        la.label_sae(sae, x, labels, ["a", "b", "c"], inst=2)
+    with pytest.raises(ValueError, match="features must be"):
+        la.sae_codes(sae, x, features=[24])
 
 
 def test_token_labels_and_top_contexts():
