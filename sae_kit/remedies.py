@@ -6,6 +6,9 @@ Resampling (Bricken et al. 2023, "Towards Monosemanticity"): at fixed steps, eve
 - the decoder row becomes the drawn input (centred by b_dec when there is one), normalised;
 - the encoder row becomes the same direction scaled to 0.2 × the mean norm of the alive encoder rows; its bias 0;
 - the optimiser state of those rows is reset (Adam moments, Muon momentum), and their dead counter restarts.
+With `target="residual"` (`TrainConfig(resample_target="residual")`) the new direction is the drawn input's residual
+x − x̂ instead of the input: what the SAE misses there, which on toy data is mostly the features no latent has
+learned yet (the rarest ones, under the λ^i decay).
 """
 
 from __future__ import annotations
@@ -20,8 +23,13 @@ __all__ = ["resample_dead_", "density_counts"]
 
 @torch.no_grad()
 def resample_dead_(sae: SAE, opt: SAEOptimizer | None, x: torch.Tensor, dead: torch.Tensor,
-                   generator: torch.Generator, encoder_scale: float = 0.2) -> list[int]:
-    """Resample the latents `dead` [inst, d_sae] from inputs x [pool, d]; returns how many per instance."""
+                   generator: torch.Generator, encoder_scale: float = 0.2, target: str = "input") -> list[int]:
+    """Resample the latents `dead` [inst, d_sae] from inputs x [pool, d]; returns how many per instance.
+
+    target: "input" (Bricken et al. 2023: the drawn input's direction) or "residual" (the direction of what the SAE
+    misses on the drawn input, x − x̂: on toy data that is mostly the features no latent has learned yet)."""
+    if target not in ("input", "residual"):
+        raise ValueError(f"target must be 'input' or 'residual', got {target!r}")
     n, k = sae.cfg.n_inst, sae.cfg.d_sae
     if dead.shape != (n, k):
         raise ValueError(f"dead must be a mask [inst={n}, d_sae={k}], got {tuple(dead.shape)}")
@@ -29,7 +37,8 @@ def resample_dead_(sae: SAE, opt: SAEOptimizer | None, x: torch.Tensor, dead: to
         raise ValueError(f"x must be [pool, d={sae.cfg.d}], got {tuple(x.shape)}")
     was_training = sae.training
     sae.eval()
-    loss = (sae(x, with_l0=False).x_hat - x).pow(2).sum(-1)  # [inst, pool]
+    err = x - sae(x, with_l0=False).x_hat  # [inst, pool, d]
+    loss = err.pow(2).sum(-1)  # [inst, pool]
     sae.train(was_training)
     counts = []
     for i in range(n):
@@ -40,7 +49,7 @@ def resample_dead_(sae: SAE, opt: SAEOptimizer | None, x: torch.Tensor, dead: to
         w = loss[i].pow(2)
         w = w if w.sum() > 0 else torch.ones_like(w)
         pick = torch.multinomial(w, idx.numel(), replacement=bool(w.count_nonzero() < idx.numel()), generator=generator)
-        v = x[pick] - (sae.b_dec[i] if sae.b_dec is not None else 0)
+        v = err[i, pick] if target == "residual" else x[pick] - (sae.b_dec[i] if sae.b_dec is not None else 0)
         v = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         alive = ~dead[i]
         scale = sae.W_enc[i][alive].norm(dim=-1).mean() if alive.any() else torch.tensor(1.0)

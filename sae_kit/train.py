@@ -81,6 +81,9 @@ class TrainConfig:
     """Resample dead latents (Bricken et al. 2023) every this many steps, except in the last such period. 0: never."""
     resample_pool: int = 4096
     """Inputs drawn to choose resampled directions from (∝ loss²)."""
+    resample_target: Literal["input", "residual"] = "input"
+    """A resampled latent's new direction: the drawn input ("input", Bricken et al. 2023) or what the SAE misses on it
+    ("residual", x − x̂)."""
     track_density: bool = False
     """Record, at every eval step, latents dead over training (`SAEConfig.dead_after`) and ultra-low-density ones."""
     ultra_low_density: float = 1e-5
@@ -91,6 +94,8 @@ class TrainConfig:
             check_positive_int(name, getattr(self, name))
         if self.optimizer not in ("adam", "muon"):
             raise ValueError(f"optimizer must be 'adam' or 'muon', got {self.optimizer!r}")
+        if self.resample_target not in ("input", "residual"):
+            raise ValueError(f"resample_target must be 'input' or 'residual', got {self.resample_target!r}")
         check_range("muon_lr", self.muon_lr, 0.0, float("inf"), low_open=True, high_open=True)
         check_range("ultra_low_density", self.ultra_low_density, 0.0, 1.0, low_open=True)
         check_range("lr", self.lr, 0.0, float("inf"), low_open=True, high_open=True)
@@ -306,7 +311,8 @@ def train_sae(
                 fire_counts[:, -1] += out.codes.shape[1]
             step += 1
             if cfg.resample_every and step % cfg.resample_every == 0 and step < cfg.steps - cfg.resample_every:
-                counts = resample_dead_(sae, opt, batches.next(cfg.resample_pool), sae.dead_mask(), g)
+                counts = resample_dead_(sae, opt, batches.next(cfg.resample_pool), sae.dead_mask(), g,
+                                        target=cfg.resample_target)
                 res.resampled.append([step, *counts])
             with torch.no_grad():
                 window += torch.stack([out.mse, out.l1, out.loss]).detach()

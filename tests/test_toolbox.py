@@ -155,6 +155,23 @@ def test_resample_sets_documented_values_and_resets_optimizer_state():
         assert state[name][0, [2, 7]].abs().sum() == 0 and state[name][1].abs().sum() > 0, name
 
 
+def test_resample_to_residual_points_at_what_the_sae_misses():
+    sae = sk.SAE(sk.SAEConfig(d=6, d_sae=10, n_inst=2, seed=0))
+    x = torch.randn(64, 6, generator=gen())
+    with torch.no_grad():
+        err = x - sae(x).x_hat  # [inst, pool, d] before the resample
+    dead = torch.zeros(2, 10, dtype=torch.bool)
+    dead[1, [0, 4, 9]] = True
+    assert resample_dead_(sae, None, x, dead, gen(1), target="residual") == [0, 3]
+    for j in (0, 4, 9):  # each new row is the normalised residual of one drawn input, not the input itself
+        cos_err = torch.nn.functional.cosine_similarity(err[1], sae.W_dec[1, j][None], dim=-1)
+        assert (cos_err > 1 - 1e-5).any()
+    with pytest.raises(ValueError, match="target must be 'input' or 'residual'"):
+        resample_dead_(sae, None, x, dead, gen(1), target="error")
+    with pytest.raises(ValueError, match="resample_target"):
+        sk.TrainConfig(resample_target="error")
+
+
 def test_dictionary_inits():
     x = torch.randn(200, 5, generator=gen()) * torch.tensor([5.0, 3.0, 1.0, 0.5, 0.1])
     d = data_dictionary(x, 8, gen(1))
