@@ -66,8 +66,8 @@ class Settings:
     row_k: int = 8  # section 3: SAEs in the row (one per L1 coefficient)
     row_d_sae: int = 512
     row_steps: int = 30
-    mmcs_d_sae: tuple[int, ...] = (512, 1024)  # section 4: dictionary sizes D
-    mmcs_l1: tuple[float, ...] = (0.1, 0.3)  # section 4: L1 coefficients A (every D × A case is run)
+    mmcs_d_sae: tuple[int, ...] = (1024,)  # section 4: dictionary sizes D (at 512 = G neither recipe reaches the target)
+    mmcs_l1: tuple[float, ...] = (0.1, 0.3, 0.4)  # section 4: L1 coefficients A (every D × A case is run)
     mmcs_steps: int = 12_000  # section 4: S, at most S steps per run (the report's recipe: 3.07M samples)
     mmcs_target: float = 0.99
     mmcs_repeats: int = 1  # whole training runs per configuration (samples are seeded, only seconds vary)

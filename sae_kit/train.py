@@ -37,8 +37,9 @@ class TrainConfig:
     the README's benchmark); `report_train_config()` gives the report's (Adam lr 1e-3, batch 256,
     20,000 steps, constant)."""
 
-    steps: int = 5000
-    """Optimiser steps."""
+    steps: int = 3000
+    """Optimiser steps (with the default cosine decay, also the schedule's length: 3,000 steps of 256 reach MMCS ≥ 0.99
+    on the default toy data sooner than 5,000 do, see the README's benchmark)."""
     batch_size: int = 256
     """Samples per step (shared by every instance of the row)."""
     lr: float = 1e-2
