@@ -216,11 +216,13 @@ FOLLOW_UP = "Sharkey et al. (2023), 'A small update to the Sparse Coding interim
 
 def lm_claims(estimate: FeatureCountEstimate, n_good: int, title_feature: dict, dead_big: float, dead_small: float) -> list:
     """Notebook 05: the number of features (`sk.estimate_n_features`), the count of well-labelled features, the 'period
-    after a title' feature, and dead latents at large dictionaries. Criteria are stated in the notebook."""
+    after a title' feature (title_feature: `LabelResult.find`'s dict, with "d_sae" when the dictionary it comes from
+    was chosen among several), and dead latents at large dictionaries. Criteria are stated in the notebook."""
     from sae_kit.report import Claim
 
     lo, hi = estimate.interval
     shown = f"≤ {hi}" if lo is None else f"≥ {lo}" if hi is None else f"{lo}–{hi}"
+    of_size = f" of the {title_feature['d_sae']}-latent dictionary" if "d_sae" in title_feature else ""
     return [
         Claim("n_features", "The layer-3 MLP (width 64) of a tiny LM holds 512–1024 features (dictionary-to-dictionary MMCS)",
               FOLLOW_UP, "512–1024 (tentative)", f"{shown} ({estimate.rule})",
@@ -229,7 +231,8 @@ def lm_claims(estimate: FeatureCountEstimate, n_good: int, title_feature: dict, 
               f"{n_good} features whose best label has precision ≥ 0.8", n_good >= 300),
         Claim("title_period_feature", "One feature fires on the period after 'Mr', 'Mrs' or 'Dr'", FOLLOW_UP,
               "a 'period after a title' feature exists",
-              f"feature {title_feature['feature']}: precision {title_feature['precision']:.2f}, recall {title_feature['recall']:.2f}",
+              f"feature {title_feature['feature']}{of_size}: precision {title_feature['precision']:.2f}, "
+              f"recall {title_feature['recall']:.2f}",
               title_feature["precision"] >= 0.8 and title_feature["recall"] >= 0.5),
         Claim("dead_latents", "Large dictionaries with a large α have dead latents", "Sharkey, Braun & Millidge (2022)",
               "dead latents at d_sae ≫ features and large α",

@@ -17,6 +17,8 @@ def test_lm_replication_ci_figures(executed):
     # the longer training of the quick/full profiles)
     assert f["labels"]["n_good"] >= 10
     assert 0 <= f["labels"]["title_period"]["precision"] <= 1
+    # the title-period feature is looked for in every dictionary size of the grid
+    assert f["labels"]["title_period"]["d_sae"] in f["grid"]["d_sae"]
     # dictionaries agree more with their successors as they grow; dead latents come with size and α
     d2d = f["grid"]["dictionary_mmcs"]
     assert all(0 <= v <= 1 for row in d2d for v in row)
