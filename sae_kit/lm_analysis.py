@@ -59,16 +59,25 @@ def sae_codes(sae: SAE, x: torch.Tensor, inst: int = 0, batch_size: int = 8192,
     if cols is not None and (cols.numel() == 0 or int(cols.min()) < 0 or int(cols.max()) >= sae.cfg.d_sae):
         raise ValueError(f"features must be a non-empty list of latent indices in [0, {sae.cfg.d_sae}), got {list(features)}")
     out = torch.empty(len(x), sae.cfg.d_sae if cols is None else len(cols))
-    for start, codes in _code_batches(sae, x, inst, batch_size):
-        out[start:start + len(codes)] = codes if cols is None else codes[:, cols]
+    for start, codes in _code_batches(sae, x, inst, batch_size, cols):
+        out[start:start + len(codes)] = codes
     return out
 
 
-def _code_batches(sae: SAE, x: torch.Tensor, inst: int, batch_size: int):
-    """Yield (start, codes [n, d_sae]) of one instance over x [tok, d] in batches of `batch_size` tokens."""
+def _code_batches(sae: SAE, x: torch.Tensor, inst: int, batch_size: int, cols: torch.Tensor | None = None):
+    """Yield (start, codes [n, d_sae] or [n, len(cols)]) of one instance over x [tok, d] in batches of `batch_size`
+    tokens. An L1 SAE's latents are independent (ReLU of their own pre-activation), so only that instance and those
+    latents are encoded; TopK and BatchTopK choose among all latents, so the whole row is encoded."""
     device = sae.W_enc.device
+    cols_d = None if cols is None else cols.to(device)
     for i in range(0, len(x), batch_size):
-        yield i, sae(x[i:i + batch_size].to(device), with_l0=False).codes[inst].cpu()
+        xb = x[i:i + batch_size].to(device)
+        if sae.cfg.architecture == "l1":
+            codes = torch.relu(sae.instance_preactivations(xb, inst, cols_d))
+        else:
+            codes = sae.encode(xb)[inst]
+            codes = codes if cols_d is None else codes[:, cols_d]
+        yield i, codes.cpu()
 
 
 def token_labels(tokens: torch.Tensor, token_strings: Sequence[str], min_count: int = 20) -> tuple[torch.Tensor, list[str]]:

@@ -241,6 +241,18 @@ class SAE(nn.Module):
             return pre.view(x.shape[0], n, k).transpose(0, 1)
         return torch.baddbmm(b[:, None, :], x, self.W_enc.transpose(1, 2))
 
+    def instance_preactivations(self, x: torch.Tensor, inst: int, latents: torch.Tensor | None = None) -> torch.Tensor:
+        """Pre-activations of one instance only, x [batch, d] → [batch, d_sae], or [batch, len(latents)] for the given
+        latent indices (one small product where a dashboard needs a few latents of a large dictionary)."""
+        if not 0 <= inst < self.cfg.n_inst:
+            raise ValueError(f"inst must be in [0, {self.cfg.n_inst}), got {inst}")
+        W, b = self.W_enc[inst], self.b_enc[inst]  # [d_sae, d], [d_sae]
+        if latents is not None:
+            W, b = W[latents], b[latents]
+        if self.b_dec is not None and self.cfg.centre_input:
+            b = b - W @ self.b_dec[inst]
+        return torch.addmm(b, x, W.T)
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Codes [inst, batch, d_sae] of x [batch, d] or [inst, batch, d] (ReLU, TopK or BatchTopK of the pre-activations)."""
         return self._codes(self.preactivations(x))[0]

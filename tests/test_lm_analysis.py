@@ -38,8 +38,8 @@ def test_label_sae_streams_the_same_counts_as_full_codes():
     x = torch.randn(700, 8, generator=g)  # [tok, d]
     labels = torch.rand(700, 3, generator=g) < 0.4
     full = la.sae_codes(sae, x, inst=1, batch_size=256)  # [tok, d_sae]
-    assert torch.equal(full, sae(x).codes[1])
-    assert torch.equal(la.sae_codes(sae, x, inst=1, batch_size=100, features=[5, 0]), full[:, [5, 0]])
+    assert torch.allclose(full, sae(x).codes[1], rtol=0, atol=1e-6)
+    assert torch.allclose(la.sae_codes(sae, x, inst=1, batch_size=100, features=[5, 0]), full[:, [5, 0]], rtol=0, atol=1e-6)
     for rel in (0.0, 0.5):
         a = la.label_features(full, labels, ["a", "b", "c"], rel_threshold=rel, chunk=128)
         b = la.label_sae(sae, x, labels, ["a", "b", "c"], inst=1, rel_threshold=rel, batch_size=96)
@@ -49,6 +49,26 @@ def test_label_sae_streams_the_same_counts_as_full_codes():
         la.label_sae(sae, x, labels, ["a", "b", "c"], inst=2)
     with pytest.raises(ValueError, match="features must be"):
         la.sae_codes(sae, x, features=[24])
+
+
+@pytest.mark.parametrize("kw", [dict(decoder_bias=True, centre_input=True), dict(architecture="topk", k=[3, 5]),
+                                dict(architecture="batchtopk", k=4)])
+def test_sae_codes_of_one_instance_match_the_row(kw):
+    """Encoding one instance (an L1 SAE: only the requested latents) gives the row's codes of that instance, with a
+    centred input and for TopK/BatchTopK (which choose among all latents)."""
+    g = torch.Generator().manual_seed(2)
+    sae = sk.SAE(sk.SAEConfig(d=8, d_sae=24, n_inst=2, seed=4, **kw)).eval()
+    with torch.no_grad():
+        sae.b_enc.add_(0.3)
+        if sae.b_dec is not None:
+            sae.b_dec.normal_(generator=g)
+    x = torch.randn(300, 8, generator=g)  # [tok, d]
+    want = sae.encode(x)[1]  # [tok, d_sae]
+    assert (want > 0).any()
+    assert torch.allclose(la.sae_codes(sae, x, inst=1, batch_size=64), want, rtol=0, atol=1e-6)
+    assert torch.allclose(la.sae_codes(sae, x, inst=1, batch_size=64, features=[7, 2, 7]), want[:, [7, 2, 7]], rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="inst must be in"):
+        sae.instance_preactivations(x, 2)
 
 
 def test_token_labels_and_top_contexts():
