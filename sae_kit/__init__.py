@@ -9,7 +9,7 @@
 from sae_kit import claims, figures_png, geometry, html_report, lm_analysis, phase, plots, report, widgets
 from sae_kit._util import is_headless, resolve_device
 from sae_kit.activations import collect_activations, flatten_positions
-from sae_kit.claims import ratio_claims, sae_training_claims, tms_claims, toolbox_claims
+from sae_kit.claims import ratio_claims, sae_training_claims, stacked_claim, tms_claims, toolbox_claims
 from sae_kit.compare import Recipe, RecipeResult, compare_recipes, frontier_gap, recommend, samples_to_mmcs
 from sae_kit.corpus import (
     Corpus,
@@ -53,6 +53,7 @@ from sae_kit.recovery import PlaneData, first_found, plane_recovery, rank_correl
 from sae_kit.remedies import resample_dead_
 from sae_kit.sae import SAE, SAEConfig, SAEOutput, report_sae_config
 from sae_kit.saelens import load_saelens, save_saelens
+from sae_kit.stacked import ResidualSource, StackedResult, StackedSAE, train_stacked
 from sae_kit.sweep import GridResult, goldilocks_zone, report_alphas, report_sizes, train_grid
 from sae_kit.tms import TMSConfig, TMSData, TMSResult, check_superposition, train_tms
 from sae_kit.toy_data import DataSource, ToyData, ToyDataConfig, activation_probabilities, toy_data_stats
@@ -67,7 +68,8 @@ __all__ = [
     "data_dictionary", "pca_dictionary", "weight_dictionary", "init_dictionary_",
     "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config",
     "GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone", "plots", "report", "claims",
-    "sae_training_claims", "toolbox_claims", "tms_claims", "ratio_claims", "widgets", "figures_png",
+    "sae_training_claims", "toolbox_claims", "stacked_claim", "tms_claims", "ratio_claims", "widgets", "figures_png",
+    "StackedSAE", "StackedResult", "ResidualSource", "train_stacked",
     "RatioSweepConfig", "RatioSweepResult", "ratio_sweep",
     "cosine_matrix", "mcs", "mmcs", "mmcs_truth_to_learned", "mmcs_learned_to_truth", "dead_latents", "l0",
     "fraction_variance_explained", "dictionary_mmcs", "mcc", "principal_angles",

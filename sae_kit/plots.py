@@ -16,6 +16,7 @@ __all__ = [
     "plot_mcs_histogram_grid", "plot_recovery_vs_frequency", "plot_recovery_over_training", "plot_identifiability",
     "plot_feature_count_evidence",
     "plot_recipe_bars", "plot_recipe_curves", "plot_recipe_table", "plot_frontier", "plot_recommendations",
+    "plot_stacked",
     "plot_lm_training", "plot_activation_distribution", "plot_lm_grid", "plot_feature_dashboard", "plot_label_quality",
     "plot_toy_vs_lm",
     "plot_feature_directions", "plot_wtw", "plot_norms_superposition", "plot_dimensionality_heatmap",
@@ -117,6 +118,25 @@ def plot_recipe_bars(results: Sequence, metrics: Sequence[str] = ("mmcs", "mcc",
                              textposition="outside", showlegend=False), row=1, col=col)
         fig.update_yaxes(range=[0, 1.08], row=1, col=col)
     fig.update_layout(title=title, height=430, width=max(900, 300 * len(metrics)))
+    return fig
+
+
+def plot_stacked(fve_by_depth: Sequence[float], wide_fve: float, dead_by_stage: Sequence[float],
+                 title: str = "Stacked TopK: what each stage adds") -> go.Figure:
+    """Unexplained variance (1 − FVE) after 1, 2, … stages of a residual stack, with one SAE as wide as the whole stack
+    as a dashed line; and each stage's dead fraction (`sk.train_stacked` results)."""
+    depth = list(range(1, len(fve_by_depth) + 1))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("unexplained variance 1 − FVE", "dead fraction of each stage"),
+                        horizontal_spacing=0.12)
+    fig.add_trace(go.Scatter(x=depth, y=[1 - f for f in fve_by_depth], mode="lines+markers", name="stack"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=[depth[0], depth[-1]], y=[1 - wide_fve] * 2, mode="lines", line=dict(dash="dash"),
+                             name=f"one SAE {depth[-1]}× as wide, {depth[-1]}× k"), row=1, col=1)
+    fig.add_trace(go.Bar(x=depth, y=list(dead_by_stage), name="dead", showlegend=False), row=1, col=2)
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_yaxes(range=[0, 1], row=1, col=2)
+    fig.update_xaxes(title_text="stages", dtick=1, row=1, col=1)
+    fig.update_xaxes(title_text="stage", dtick=1, row=1, col=2)
+    fig.update_layout(title=title, height=380, width=900)
     return fig
 
 

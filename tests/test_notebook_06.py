@@ -7,7 +7,8 @@ def test_beyond_the_report_ci_figures(executed):
     res = sk.read_json(executed["06_beyond_the_report"].with_suffix(".json"))
     fig = res["figures"]
     claims = {c["id"]: c["replicated"] for c in res["claims"]}
-    assert set(claims) == {"topk_frontier", "transpose_init", "auxk", "resampling", "muon", "preact_penalty"}
+    assert set(claims) == {"topk_frontier", "transpose_init", "auxk", "resampling", "muon", "preact_penalty",
+                           "stacked_topk"}
     # the large, robust effects must show even in the small CI run
     assert claims["topk_frontier"] and claims["transpose_init"] and claims["auxk"], claims
     arch = {r["name"]: r for r in fig["architectures"]}
@@ -30,3 +31,8 @@ def test_beyond_the_report_ci_figures(executed):
     # on the LM's MLP activations TopK reconstructs better with no more active latents than the L1 SAE kept
     assert lm["TopK"]["fve"] > lm["L1"]["fve"] and lm["TopK"]["l0"] <= lm["L1"]["l0"] + 0.5
     assert fig["lm_recommendations"][0]["best"] in lm
+    # stacked TopK on the LM: every stage adds explained variance
+    st = fig["stacked"]
+    assert st["depth"] == len(st["fve"]) == len(st["dead_fraction"]) >= 2
+    assert all(b > a for a, b in zip(st["fve"], st["fve"][1:])), st["fve"]
+    assert 0.5 < st["wide_fve"] <= 1
