@@ -47,31 +47,30 @@ class StackedSAE:
         return torch.cat([s.dictionary for s in self.stages], dim=1)
 
     @torch.no_grad()
-    def residuals(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The input of every stage and what is left after the last: [r_1 = x, r_2, …, r_{L+1}], each [inst, batch, d]
-        (r_1 broadcast from a shared x [batch, d])."""
+    def _pass(self, x: torch.Tensor, with_codes: bool) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """One pass through the stages: their inputs and the final residual, and (with_codes) each stage's codes."""
         n = self.stages[0].cfg.n_inst
         r = x.expand(n, *x.shape) if x.dim() == 2 else x
-        out = [r]
+        rs, codes = [r], []
         for s in self.stages:
             was = s.training
             s.eval()  # BatchTopK stages encode with their threshold
-            r = r - s(r, with_l0=False).x_hat
+            out = s(r, with_l0=False)
             s.train(was)
-            out.append(r)
-        return out
+            r = r - out.x_hat
+            rs.append(r)
+            if with_codes:
+                codes.append(out.codes)
+        return rs, codes
 
-    @torch.no_grad()
+    def residuals(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The input of every stage and what is left after the last: [r_1 = x, r_2, …, r_{L+1}], each [inst, batch, d]
+        (r_1 broadcast from a shared x [batch, d])."""
+        return self._pass(x, with_codes=False)[0]
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """[inst, batch, Σ d_sae] the codes of every stage on its own input, stage 1 first."""
-        rs = self.residuals(x)
-        codes = []
-        for s, r in zip(self.stages, rs):
-            was = s.training
-            s.eval()
-            codes.append(s.encode(r))
-            s.train(was)
-        return torch.cat(codes, dim=-1)
+        return torch.cat(self._pass(x, with_codes=True)[1], dim=-1)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -149,22 +148,22 @@ def train_stacked(data: DataSource | torch.Tensor, stage_cfgs: Sequence[SAEConfi
         raise ValueError(f"resample_every must be 0 for stacked training, got {cfg.resample_every}")
     stages: list[SAE] = []
     results: list[TrainResult] = []
+    r_train, r_eval = data, eval_data  # fixed tensor: what the stages so far left, [n, d] and [n_eval, d]
     for i, c in enumerate(stage_cfgs):
         ckpt = None if cfg.checkpoint_dir is None else f"{cfg.checkpoint_dir}/stage_{i}"
         stage_cfg = replace(cfg, seed=cfg.seed + i, checkpoint_dir=ckpt)
         if fixed:
-            before = StackedSAE(stages) if stages else None
-            source = data if before is None else before.residuals(data)[-1][0]  # [n, d]
-            held = eval_data if before is None else before.residuals(eval_data)[-1][0]
-            res = train_sae(source, c, stage_cfg, eval_data=held)
+            res = train_sae(r_train, c, stage_cfg, eval_data=r_eval)
         else:
-            source = data if not stages else ResidualSource(data, StackedSAE(stages))
-            res = train_sae(source, c, stage_cfg)
+            res = train_sae(data if not stages else ResidualSource(data, StackedSAE(stages)), c, stage_cfg)
         res.sae.eval()
         for p in res.sae.parameters():
             p.requires_grad_(False)
         stages.append(res.sae)
         results.append(res)
+        if fixed and i + 1 < len(stage_cfgs):  # only the new stage runs over the residual tensors
+            last = StackedSAE([res.sae])
+            r_train, r_eval = last.residuals(r_train)[-1][0], last.residuals(r_eval)[-1][0]
     stack = StackedSAE(stages)
     if eval_data is not None:
         x_eval = eval_data
