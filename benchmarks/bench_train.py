@@ -4,7 +4,7 @@ Run:  make bench                                     (everything, full sizes; mi
       python benchmarks/bench_train.py --quick       (smoke test in well under a minute; its numbers mean nothing)
       python benchmarks/bench_train.py --section 2 --threads 4 --json bench.json
 
-Sections (all on the CPU, float32):
+Sections (all on the CPU; float32 unless a row says bfloat16):
 1. matmul   The machine's GEMM rate, the ceiling: torch.mm of [d, d] by [d, N] (d=256, N=4096 by default, the shape
             of a row of 8 encoders of 512 latents), reported in GFLOP/s.
 2. step     Per-step training speed of `sk.SAE` (n_inst=1, driven as `train_sae` drives it: forward, loss.sum()
@@ -18,7 +18,9 @@ Sections (all on the CPU, float32):
 4. mmcs     Wall seconds and samples until MMCS(truth → learned) ≥ 0.99 on the default toy data, with the report's
             settings (`sk.report_train_config`, kaiming encoder, orthogonal decoder) against the kit's current
             defaults (`sk.TrainConfig()`, `sk.SAEConfig` defaults): `sk.train_sae` end to end, data generation and
-            MMCS checks included. Options --d-sae, --l1-coeff, --steps.
+            MMCS checks included. Where the defaults train with bfloat16 products (matmul_dtype "auto" on a CPU with
+            AVX512-BF16 or AMX), the defaults with float32 products run too, splitting the gain into the schedule's
+            and bfloat16's. Options --d-sae, --l1-coeff, --steps.
 5. arch     Per-step speed of each architecture and optimiser (n_inst=1, batch 256, d=256, d_sae=4096, k=32 — the
             shape where sparsity pays): L1, TopK with a dense decoder matmul, TopK with the sparse embedding_bag
             decode, BatchTopK, and TopK with Muon; samples/s, the ratio to the L1 SAE with Adam measured alongside,
@@ -187,11 +189,12 @@ def reference_step(model: ReferenceSAE, opt: torch.optim.Optimizer) -> Callable[
     return step
 
 
-def kit_step(sae: sk.SAE, opt: torch.optim.Optimizer) -> Callable[[torch.Tensor], None]:
-    """One step exactly as `sk.train_sae` drives the SAE (without its logging and NaN check)."""
+def kit_step(sae: sk.SAE, opt: torch.optim.Optimizer, matmul_dtype: torch.dtype | None = None) -> Callable[[torch.Tensor], None]:
+    """One step exactly as `sk.train_sae` drives the SAE (without its logging and NaN check); matmul_dtype as
+    `TrainConfig.matmul_dtype` resolves it (None: float32 products)."""
 
     def step(x: torch.Tensor) -> None:
-        out = sae(x)
+        out = sae(x, matmul_dtype=matmul_dtype)
         opt.zero_grad(set_to_none=True)
         out.loss.sum().backward()
         opt.step()
@@ -242,9 +245,13 @@ def section_step(s: Settings) -> dict:
     batches = toy_batches(s, s.n_batches, seed=2)
     rows = []
     print(f"{s.step_steps} steps × {s.repeats} repeats, batch {s.batch}, d={s.d}, matmul ceiling {rate:.1f} GFLOP/s")
-    print(f"{'d_sae':>6} {'reference/s':>12} {'ours/s':>10} {'ours/ref':>9} {'ref/ceil':>9} {'ours/ceil':>10}")
+    print("'ours bf16': the same step with bfloat16 products (TrainConfig.matmul_dtype='bfloat16'; 'auto' picks it here: "
+          f"{sk.native_bf16(torch.device('cpu'))}); its ceiling share still counts float32 FLOPs at the float32 rate")
+    print(f"{'d_sae':>6} {'reference/s':>12} {'ours/s':>10} {'ours/ref':>9} {'ref/ceil':>9} {'ours/ceil':>10} "
+          f"{'ours bf16/s':>12} {'bf16/ref':>9} {'bf16/ceil':>10}")
     for d_sae in s.step_d_sae:
         sae = sk.SAE(sk.SAEConfig(d=s.d, d_sae=d_sae, l1_coeff=s.step_l1, seed=3))
+        sae_bf16 = sk.SAE(sk.SAEConfig(d=s.d, d_sae=d_sae, l1_coeff=s.step_l1, seed=3))
         ref = ReferenceSAE(s.d, d_sae, s.step_l1, torch.Generator().manual_seed(3)).copy_from_kit_(sae)
         with torch.no_grad():  # same weights, same loss: the two do the same arithmetic
             ours_loss, ref_loss = sae(batches[0]).loss.item(), ref(batches[0]).item()
@@ -253,6 +260,7 @@ def section_step(s: Settings) -> dict:
         steppers = {
             "reference": Stepper(reference_step(ref, torch.optim.Adam(ref.parameters(), lr=s.lr)), batches),
             "ours": Stepper(kit_step(sae, torch.optim.Adam(sae.parameters(), lr=s.lr)), batches),
+            "ours_bf16": Stepper(kit_step(sae_bf16, torch.optim.Adam(sae_bf16.parameters(), lr=s.lr), torch.bfloat16), batches),
         }
         for stepper in steppers.values():
             stepper(s.warmup)
@@ -263,10 +271,13 @@ def section_step(s: Settings) -> dict:
             "d_sae": d_sae, "reference_samples_per_s": per_s["reference"], "ours_samples_per_s": per_s["ours"],
             "ours_over_reference": ratio(per_s["ours"], per_s["reference"]),
             "reference_fraction_of_matmul": ceil["reference"], "ours_fraction_of_matmul": ceil["ours"],
+            "ours_bf16_samples_per_s": per_s["ours_bf16"], "ours_bf16_over_reference": ratio(per_s["ours_bf16"], per_s["reference"]),
+            "ours_bf16_fraction_of_matmul": ceil["ours_bf16"],
         }
         rows.append(row)
         print(f"{d_sae:>6} {per_s['reference']:>12.0f} {per_s['ours']:>10.0f} {fmt_ratio(row['ours_over_reference']):>9} "
-              f"{ceil['reference']:>9.1%} {ceil['ours']:>10.1%}")
+              f"{ceil['reference']:>9.1%} {ceil['ours']:>10.1%} {per_s['ours_bf16']:>12.0f} "
+              f"{fmt_ratio(row['ours_bf16_over_reference']):>9} {ceil['ours_bf16']:>10.1%}")
     return {"steps": s.step_steps, "batch": s.batch, "d": s.d, "matmul_gflops": rate, "rows": rows}
 
 
@@ -338,6 +349,7 @@ def section_mmcs(s: Settings) -> dict:
     data = sk.ToyData(sk.ToyDataConfig(device="cpu"))
     d, S, target = data.d, s.mmcs_steps, s.mmcs_target
     cases = [(D, A) for D in s.mmcs_d_sae for A in s.mmcs_l1]
+    bf16 = sk.native_bf16(torch.device("cpu"))  # TrainConfig's matmul_dtype="auto" trains with bfloat16 products here
 
     def recipes(D: int, A: float) -> dict[str, tuple[sk.SAEConfig, sk.TrainConfig]]:
         return {
@@ -348,6 +360,11 @@ def section_mmcs(s: Settings) -> dict:
             "defaults": (sk.SAEConfig(d=d, d_sae=D, l1_coeff=A),
                          sk.TrainConfig(stop_at_mmcs=target, progress=False, device="cpu",
                                         mmcs_every=25_600 // sk.TrainConfig().batch_size)),
+            # the defaults with float32 products: what the schedule and init give without bfloat16 (run only where
+            # matmul_dtype="auto" picks bfloat16, otherwise it is the row above)
+            **({"defaults_fp32": (sk.SAEConfig(d=d, d_sae=D, l1_coeff=A),
+                                  sk.TrainConfig(stop_at_mmcs=target, progress=False, device="cpu", matmul_dtype="float32",
+                                                 mmcs_every=25_600 // sk.TrainConfig().batch_size))} if bf16 else {}),
         }
 
     example = recipes(*cases[0])
@@ -356,6 +373,8 @@ def section_mmcs(s: Settings) -> dict:
     print(f"toy data {data.cfg.n_features} features in d={d}; cases (d_sae, α) {cases}; at most {S} steps; "
           f"target MMCS ≥ {target}")
     print("defaults differ from the report's settings in: " + ("; ".join(diff) if diff else "nothing (they are the same today)"))
+    print(f"matmul_dtype 'auto' here: {'bfloat16' if bf16 else 'float32'}"
+          + ("; 'defaults_fp32' is the defaults with float32 products" if bf16 else ""))
     for sae_cfg, cfg in example.values():  # warm-up: a few untimed steps of each
         sk.train_sae(data, sae_cfg, dataclasses.replace(cfg, steps=min(S, s.mmcs_warmup_steps), stop_at_mmcs=None))
     out: dict = {"max_steps": S, "target": target, "config_differences": diff, "cases": []}
@@ -382,12 +401,21 @@ def section_mmcs(s: Settings) -> dict:
 
     b_rep, b_def = best("report"), best("defaults")
     out["best"] = {"report": b_rep, "defaults": b_def}
+    if bf16:
+        out["best"]["defaults_fp32"] = best("defaults_fp32")
     if b_rep and b_def:
         out["speedup"] = {"seconds": ratio(b_rep["seconds"], b_def["seconds"]), "samples": ratio(b_rep["samples"], b_def["samples"])}
         print(f"  headline (each recipe's fastest case): report {b_rep['seconds']:.1f} s / {b_rep['samples']:,} samples "
               f"(d_sae={b_rep['d_sae']}, α={b_rep['l1_coeff']}) vs defaults {b_def['seconds']:.1f} s / {b_def['samples']:,} samples "
               f"(d_sae={b_def['d_sae']}, α={b_def['l1_coeff']}): {fmt_ratio(out['speedup']['seconds'])} less wall time, "
               f"{fmt_ratio(out['speedup']['samples'])} fewer samples")
+        b32 = out["best"].get("defaults_fp32")
+        if b32:
+            out["speedup_fp32"] = {"seconds": ratio(b_rep["seconds"], b32["seconds"]), "samples": ratio(b_rep["samples"], b32["samples"])}
+            print(f"  of which the schedule and init (defaults with float32 products, {b32['seconds']:.1f} s / {b32['samples']:,} "
+                  f"samples): {fmt_ratio(out['speedup_fp32']['seconds'])} less wall time, "
+                  f"{fmt_ratio(out['speedup_fp32']['samples'])} fewer samples; bfloat16 products: "
+                  f"{fmt_ratio(ratio(b32['seconds'], b_def['seconds']))} less wall time")
     else:
         out["speedup"] = None
         print("  headline: needs both recipes to reach the target in some case")

@@ -7,7 +7,7 @@
 """
 
 from sae_kit import claims, figures_png, geometry, html_report, lm_analysis, phase, plots, report, widgets
-from sae_kit._util import is_headless, resolve_device
+from sae_kit._util import is_headless, native_bf16, resolve_device
 from sae_kit.activations import collect_activations, flatten_positions
 from sae_kit.claims import ratio_claims, sae_training_claims, stacked_claim, tms_claims, toolbox_claims
 from sae_kit.compare import Recipe, RecipeResult, compare_recipes, frontier_gap, recommend, samples_to_mmcs
@@ -74,7 +74,7 @@ __all__ = [
     "cosine_matrix", "mcs", "mmcs", "mmcs_truth_to_learned", "mmcs_learned_to_truth", "dead_latents", "l0",
     "fraction_variance_explained", "dictionary_mmcs", "mcc", "principal_angles",
     "save_checkpoint", "load_checkpoint", "read_json", "write_json",
-    "is_headless", "resolve_device",
+    "is_headless", "native_bf16", "resolve_device",
     "estimate_n_features", "FeatureCountEstimate", "PlaneData", "plane_recovery", "first_found", "rank_correlation",
     "Corpus", "CorpusConfig", "TokenizedCorpus", "Tokenizer", "generate_stories", "load_hf_dataset", "load_text_file",
     "train_tokenizer", "LMConfig", "TinyLM", "TransformerLensAdapter", "load_lm", "save_lm", "LMTrainConfig",

@@ -51,6 +51,24 @@ def resolve_device(device: str | torch.device) -> torch.device:
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}") from e
 
 
+def native_bf16(device: torch.device) -> bool:
+    """True where bfloat16 matrix products run at hardware speed: a CUDA GPU with bf16 support, or an x86 CPU with
+    AVX512-BF16 or AMX (elsewhere torch converts bf16 in software, which is slower than float32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        caps = getattr(torch.cpu, "get_capabilities", dict)()
+        return bool(caps.get("avx512_bf16") or caps.get("amx_bf16") or caps.get("amx_tile"))
+    return False
+
+
+def resolve_matmul_dtype(name: str, device: torch.device) -> torch.dtype | None:
+    """`TrainConfig.matmul_dtype` → the dtype for the SAE's products (None: float32 throughout)."""
+    if name == "auto":
+        return torch.bfloat16 if native_bf16(device) else None
+    return torch.bfloat16 if name == "bfloat16" else None
+
+
 def is_headless() -> bool:
     """True in headless runs (papermill, CI): the env var SAE_KIT_HEADLESS is set to a non-empty value other than 0."""
     return os.environ.get(HEADLESS_ENV, "") not in ("", "0")

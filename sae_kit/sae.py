@@ -225,11 +225,12 @@ class SAE(nn.Module):
         """The learned dictionary [inst, d_sae, d] (unit rows), detached."""
         return self.W_dec.detach()
 
-    def preactivations(self, x: torch.Tensor) -> torch.Tensor:
+    def preactivations(self, x: torch.Tensor, matmul_dtype: torch.dtype | None = None) -> torch.Tensor:
         """pre = W_enc (x − b_dec) + b_enc: x [batch, d] (shared) or [inst, batch, d] → [inst, batch, d_sae].
 
         For shared x the result is a transposed view of a [batch, inst, d_sae] tensor (one matrix product for the
-        whole row); reductions over d_sae are fastest on `.transpose(0, 1)` of it.
+        whole row); reductions over d_sae are fastest on `.transpose(0, 1)` of it. `matmul_dtype` (e.g. bfloat16):
+        the matrix product runs in it, the bias is added and the result returned in float32 (see `_mm`).
         """
         n, k, d = self.cfg.n_inst, self.cfg.d_sae, self.cfg.d
         self._check_input(x)
@@ -237,9 +238,14 @@ class SAE(nn.Module):
         if self.b_dec is not None and self.cfg.centre_input:
             b = b - torch.einsum("ikd,id->ik", self.W_enc, self.b_dec)  # W(x − b_dec) = Wx − W b_dec
         if x.dim() == 2:
-            pre = torch.addmm(b.reshape(-1), x, self.W_enc.reshape(n * k, d).T)  # [batch, inst·d_sae]
+            if matmul_dtype is None:
+                pre = torch.addmm(b.reshape(-1), x, self.W_enc.reshape(n * k, d).T)  # [batch, inst·d_sae]
+            else:
+                pre = _mm(x, self.W_enc.reshape(n * k, d).T, matmul_dtype) + b.reshape(-1)
             return pre.view(x.shape[0], n, k).transpose(0, 1)
-        return torch.baddbmm(b[:, None, :], x, self.W_enc.transpose(1, 2))
+        if matmul_dtype is None:
+            return torch.baddbmm(b[:, None, :], x, self.W_enc.transpose(1, 2))
+        return _mm(x, self.W_enc.transpose(1, 2), matmul_dtype) + b[:, None, :]
 
     def instance_preactivations(self, x: torch.Tensor, inst: int, latents: torch.Tensor | None = None) -> torch.Tensor:
         """Pre-activations of one instance only, x [batch, d] → [batch, d_sae], or [batch, len(latents)] for the given
@@ -287,9 +293,9 @@ class SAE(nn.Module):
             self.threshold.mul_(0.99).add_(0.01 * smallest)
         return torch.zeros_like(flat).scatter(-1, idx, vals).view(n, batch, d_sae), None
 
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """x̂ = c W_dec (+ b_dec): codes [inst, batch, d_sae] → [inst, batch, d]."""
-        x_hat = torch.bmm(codes, self.W_dec)
+    def decode(self, codes: torch.Tensor, matmul_dtype: torch.dtype | None = None) -> torch.Tensor:
+        """x̂ = c W_dec (+ b_dec): codes [inst, batch, d_sae] → [inst, batch, d] (product in `matmul_dtype`, see `_mm`)."""
+        x_hat = torch.bmm(codes, self.W_dec) if matmul_dtype is None else _mm(codes, self.W_dec, matmul_dtype)
         return x_hat if self.b_dec is None else x_hat + self.b_dec[:, None, :]
 
     def decode_sparse(self, vals: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -311,18 +317,20 @@ class SAE(nn.Module):
         fired = (counts > 0) if counts is not None else codes.amax(dim=1) > 0  # [inst, d_sae]
         self.since_fired.add_(codes.shape[1]).masked_fill_(fired, 0)
 
-    def forward(self, x: torch.Tensor, with_l0: bool = True) -> SAEOutput:
+    def forward(self, x: torch.Tensor, with_l0: bool = True, matmul_dtype: torch.dtype | None = None) -> SAEOutput:
         """Encode, decode and the loss terms; x is [batch, d] (shared by all instances) or [inst, batch, d].
 
         with_l0=False skips counting active latents (a full pass over the codes) and returns l0 as NaN.
+        matmul_dtype (training's `TrainConfig.matmul_dtype`): the encoder and decoder products run in this dtype
+        (weights, codes, losses and gradients stay float32); None: float32 throughout.
         """
         cfg = self.cfg
-        pre = self.preactivations(x)
+        pre = self.preactivations(x, matmul_dtype)
         codes, active = self._codes(pre)
         if active is not None and cfg.sparse_decode:
             x_hat = self.decode_sparse(*active)
         else:
-            x_hat = self.decode(codes)
+            x_hat = self.decode(codes, matmul_dtype)
         mse = (x_hat - x).pow(2).mean(dim=(-2, -1))
         # reduce over d_sae in memory order: for shared x, codes is a transposed view of [batch, inst, d_sae]
         flat = codes.transpose(0, 1) if x.dim() == 2 else codes  # [batch, inst, d_sae] or [inst, batch, d_sae]
@@ -380,3 +388,12 @@ class SAE(nn.Module):
         c = self.cfg
         arch = f"k={c.ks}" if c.ks else f"l1_convention={c.l1_convention!r}"
         return f"{c.architecture}, n_inst={c.n_inst}, d={c.d}, d_sae={c.d_sae}, {arch}"
+
+
+def _mm(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """a @ b (2-D or batched) with both factors rounded to `dtype` and the product returned as float32.
+
+    For bfloat16, CPUs with AVX512-BF16 (or AMX) accumulate in float32 and round the result to bfloat16 (8 bits of
+    mantissa, a relative error ≤ 2⁻⁹), at about 2.5× the float32 rate; autograd runs the backward products in the same
+    dtype and hands float32 gradients to the float32 parameters."""
+    return torch.matmul(a.to(dtype), b.to(dtype)).float()

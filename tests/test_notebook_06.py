@@ -34,5 +34,6 @@ def test_beyond_the_report_ci_figures(executed):
     # stacked TopK on the LM: every stage adds explained variance
     st = fig["stacked"]
     assert st["depth"] == len(st["fve"]) == len(st["dead_fraction"]) >= 2
+    assert st["k"] * st["depth"] <= 64 // 4  # the whole stack keeps far fewer active latents than the layer's 64 dims
     assert all(b > a for a, b in zip(st["fve"], st["fve"][1:])), st["fve"]
     assert 0.5 < st["wide_fve"] <= 1

@@ -113,3 +113,28 @@ def test_init_is_independent_of_toy_data_with_the_same_seed():
         sae = sk.SAE(sk.SAEConfig(d=32, d_sae=64, n_inst=2, decoder_init=init, seed=0))
         start = sk.mmcs(data.features, sae.dictionary)
         assert (start < 0.6).all(), (init, start)  # random directions in 32-d: ≈ 0.45; a shared stream gives ≈ 1
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_bfloat16_products_match_float32(shared):
+    """forward(matmul_dtype=bfloat16) rounds only the products: pre-activations, reconstruction and gradients agree
+    with float32 to bfloat16's precision, and the outputs and gradients are float32."""
+    g = torch.Generator().manual_seed(0)
+    cfg = sk.SAEConfig(d=32, d_sae=64, l1_coeff=[0.1, 0.3], decoder_bias=True, centre_input=True)
+    sae = sk.SAE(cfg)
+    x = torch.randn(128, 32, generator=g) if shared else torch.randn(2, 128, 32, generator=g)
+    outs, grads = {}, {}
+    for dt in (None, torch.bfloat16):
+        sae.zero_grad()
+        out = sae(x, matmul_dtype=dt)
+        out.loss.sum().backward()
+        outs[dt], grads[dt] = out, {n: p.grad.clone() for n, p in sae.named_parameters()}
+    lo, hi = outs[torch.bfloat16], outs[None]
+    assert lo.x_hat.dtype == lo.codes.dtype == torch.float32
+    scale = hi.x_hat.abs().max()
+    assert (lo.x_hat - hi.x_hat).abs().max() < 2e-2 * scale and (lo.x_hat - hi.x_hat).abs().max() > 0
+    assert torch.allclose(lo.loss, hi.loss, rtol=2e-2)
+    for n, g32 in grads[None].items():
+        g16 = grads[torch.bfloat16][n]
+        assert g16.dtype == torch.float32
+        assert (g16 - g32).norm() < 3e-2 * g32.norm(), n

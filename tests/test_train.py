@@ -139,7 +139,7 @@ def test_dimension_mismatch_and_bad_data(small_data):
     [(dict(steps=0), "steps"), (dict(lr=-1.0), "lr"), (dict(batch_size=2.5), "batch_size"),
      (dict(lr_decay="step"), "lr_decay"), (dict(l1_warmup_steps=-1), "l1_warmup_steps"),
      (dict(stop_at_mmcs=1.5), "stop_at_mmcs"), (dict(device="tpu9"), "device"),
-     (dict(lr_final_fraction=2.0), "lr_final_fraction")],
+     (dict(lr_final_fraction=2.0), "lr_final_fraction"), (dict(matmul_dtype="float16"), "matmul_dtype")],
 )
 def test_bad_train_config(kw, field):
     with pytest.raises(ValueError, match=field):
@@ -149,3 +149,29 @@ def test_bad_train_config(kw, field):
 def test_report_settings():
     cfg = sk.report_train_config()
     assert (cfg.steps, cfg.batch_size, cfg.lr, cfg.lr_decay, cfg.l1_warmup_steps) == (20_000, 256, 1e-3, "constant", 0)
+    assert cfg.matmul_dtype == "float32"  # the report trained in float32 everywhere
+
+
+def test_bfloat16_products_train_like_float32(small_data):
+    """bfloat16 products (explicit, so this runs with or without native bf16): deterministic, float32 state, and the
+    same recovery as float32 within a small tolerance; "auto" resolves as `sk.native_bf16` says."""
+    sae_cfg = sk.SAEConfig(d=16, d_sae=32, l1_coeff=[0.1, 0.3])
+    cfg = small_train_cfg(steps=400, lr=1e-2, mmcs_every=400)
+    runs = {dt: sk.train_sae(small_data, sae_cfg, small_train_cfg(steps=400, lr=1e-2, mmcs_every=400, matmul_dtype=dt))
+            for dt in ("float32", "bfloat16")}
+    assert runs["float32"].matmul_dtype == "float32" and runs["bfloat16"].matmul_dtype == "bfloat16"
+    again = sk.train_sae(small_data, sae_cfg, small_train_cfg(steps=400, lr=1e-2, mmcs_every=400, matmul_dtype="bfloat16"))
+    assert torch.equal(again.sae.W_dec, runs["bfloat16"].sae.W_dec)
+    assert all(p.dtype == torch.float32 for p in runs["bfloat16"].sae.parameters())
+    assert not torch.equal(runs["bfloat16"].sae.W_dec, runs["float32"].sae.W_dec)  # the products really were rounded
+    m32, m16 = runs["float32"].mmcs_history["mmcs"][-1], runs["bfloat16"].mmcs_history["mmcs"][-1]
+    assert max(m32) > 0.9 and all(abs(a - b) < 0.02 for a, b in zip(m32, m16)), (m32, m16)
+    auto = sk.train_sae(small_data, sae_cfg, cfg)
+    assert auto.matmul_dtype == ("bfloat16" if sk.native_bf16(torch.device("cpu")) else "float32")
+
+
+def test_checkpoint_of_other_products_is_refused(tmp_path, small_data):
+    sae_cfg = sk.SAEConfig(d=16, d_sae=8)
+    sk.train_sae(small_data, sae_cfg, small_train_cfg(checkpoint_dir=str(tmp_path), matmul_dtype="float32"))
+    with pytest.raises(ValueError, match="matmul_dtype='float32'"):
+        sk.train_sae(small_data, sae_cfg, small_train_cfg(checkpoint_dir=str(tmp_path), matmul_dtype="bfloat16"))
