@@ -6,7 +6,7 @@ Run:  make bench                                     (everything, full sizes; mi
 
 Sections (all on the CPU; float32 unless a row says bfloat16):
 1. matmul   The machine's GEMM rate, the ceiling: torch.mm of [d, d] by [d, N] (d=256, N=4096 by default, the shape
-            of a row of 8 encoders of 512 latents), reported in GFLOP/s.
+            of a row of 8 encoders of 512 latents), reported in GFLOP/s; also in bfloat16, as a ratio to float32.
 2. step     Per-step training speed of `sk.SAE` (n_inst=1, driven as `train_sae` drives it: forward, loss.sum()
             backward, Adam step, normalize_decoder_) against the plainest PyTorch SAE written below (`ReferenceSAE`),
             both starting from the same weights and fed the same pre-generated toy batches (data generation is not
@@ -209,11 +209,12 @@ def kit_step(sae: sk.SAE, opt: torch.optim.Optimizer, matmul_dtype: torch.dtype 
 _matmul_cache: dict[str, float] = {}
 
 
-def matmul_gflops(s: Settings) -> float:
-    """GFLOP/s of torch.mm([d, d], [d, mm_n]) in float32 (measured once per process)."""
-    if "gflops" not in _matmul_cache:
+def matmul_gflops(s: Settings, dtype: torch.dtype = torch.float32) -> float:
+    """GFLOP/s of torch.mm([d, d], [d, mm_n]) in `dtype` (measured once per process and dtype)."""
+    key = f"gflops-{dtype}"
+    if key not in _matmul_cache:
         g = torch.Generator().manual_seed(1)
-        a, b = torch.randn(s.d, s.d, generator=g), torch.randn(s.d, s.mm_n, generator=g)
+        a, b = torch.randn(s.d, s.d, generator=g).to(dtype), torch.randn(s.d, s.mm_n, generator=g).to(dtype)
 
         def run() -> None:
             for _ in range(s.mm_inner):
@@ -222,14 +223,17 @@ def matmul_gflops(s: Settings) -> float:
         for _ in range(max(1, s.warmup // 2)):
             run()
         sec = median_seconds({"mm": run}, s.repeats)["mm"]
-        _matmul_cache["gflops"] = 2 * s.d * s.d * s.mm_n * s.mm_inner / sec / 1e9
-    return _matmul_cache["gflops"]
+        _matmul_cache[key] = 2 * s.d * s.d * s.mm_n * s.mm_inner / sec / 1e9
+    return _matmul_cache[key]
 
 
 def section_matmul(s: Settings) -> dict:
     rate = matmul_gflops(s)
     print(f"torch.mm [{s.d}×{s.d}] @ [{s.d}×{s.mm_n}] float32: {rate:.1f} GFLOP/s (the ceiling for sections 2-3)")
-    return {"shape": [s.d, s.d, s.mm_n], "gflops": rate}
+    rate16 = matmul_gflops(s, torch.bfloat16)
+    print(f"the same in bfloat16: {rate16:.1f} GFLOP/s, {fmt_ratio(ratio(rate16, rate))} float32's "
+          f"(native bfloat16 here: {sk.native_bf16(torch.device('cpu'))})")
+    return {"shape": [s.d, s.d, s.mm_n], "gflops": rate, "bf16_gflops": rate16, "bf16_over_float32": ratio(rate16, rate)}
 
 
 # ---------------------------------------------------------------------------------------------------- 2. step

@@ -21,7 +21,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sae_kit._util import HEADLESS_ENV
+import torch
+
+from sae_kit._util import HEADLESS_ENV, native_bf16, resolve_device
 from sae_kit.io import read_json, write_json
 
 __all__ = ["Claim", "write_results", "run_notebooks", "collect_results", "summary_table", "PROFILES", "main"]
@@ -49,9 +51,16 @@ class Claim:
 
 
 def write_results(path: str | Path, notebook: str, profile: str, claims: list[Claim], figures: dict[str, Any]) -> Path:
-    """Write a notebook's key figures to JSON: {notebook, profile, claims: [...], figures: {...}}."""
+    """Write a notebook's key figures to JSON: {notebook, profile, claims: [...], figures: {...}, environment: {...}}.
+
+    environment: torch's version, the device `TrainConfig(device="auto")` picks and the dtype its products train in
+    under `matmul_dtype="auto"`, so a replication can be compared knowing its arithmetic."""
+    device = resolve_device("auto")
+    env = {"torch": torch.__version__, "device": str(device),
+           "auto_matmul_dtype": "bfloat16" if native_bf16(device) else "float32"}
     return write_json(path, {
         "notebook": notebook, "profile": profile, "claims": [asdict(c) for c in claims], "figures": figures,
+        "environment": env,
     })
 
 

@@ -131,13 +131,28 @@ class ToyData:
         else:
             z = torch.randn(shape, **kw) @ self._chol.T  # [batch, feat], one correlated draw per sample
             p = 2.0 * self.probabilities * torch.special.ndtr(z)
-        active = torch.rand(shape, **kw) < p
-        return torch.rand(shape, **kw) * self.scales * active
+        active = torch.rand(shape, **kw) < p  # [batch, feat]
+        b, f = active.nonzero(as_tuple=True)  # [n_active] each: only the active ones draw a coefficient
+        c = torch.zeros(shape, device=self.device)
+        c[b, f] = torch.rand(b.shape[0], **kw) * self.scales[f]
+        return c
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw `batch_size` samples: (x [batch, d], coefficients [batch, feat]) with x = coefficients @ features."""
         c = self.sample_coefficients(batch_size, generator)
-        return c @ self.features, c
+        return sparse_combination(c, self.features), c
+
+
+def sparse_combination(c: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """x = c @ features [batch, d] for coefficients c [batch, feat], summing only the nonzero terms on a CPU when at
+    most a tenth of c is nonzero (the toy data's m of G: 5 of 512), which is several times faster than the dense
+    product there; the dense product elsewhere (on a GPU the sum of scattered terms would not be deterministic)."""
+    if c.device.type != "cpu" or c.dim() != 2:
+        return c @ features
+    b, f = c.nonzero(as_tuple=True)  # [nnz] each
+    if 10 * b.shape[0] > c.numel():
+        return c @ features
+    return torch.zeros(c.shape[0], features.shape[1], dtype=c.dtype).index_add_(0, b, c[b, f, None] * features[f])
 
     def __repr__(self) -> str:
         return f"ToyData({self.cfg})"

