@@ -117,3 +117,17 @@ def test_bad_config_names_the_field(kw, field):
 def test_bad_batch_size():
     with pytest.raises(ValueError, match="batch_size"):
         sk.ToyData(small_data_cfg()).sample(0)
+
+
+def test_sample_is_the_sum_of_its_active_features():
+    """x = c @ features, whether summed sparsely (the CPU path at m ≪ G) or as the dense product (dense c)."""
+    from sae_kit.toy_data import sparse_combination
+
+    data = sk.ToyData(sk.ToyDataConfig(n_features=64, d=32, avg_active=3.0, device="cpu"))
+    g = torch.Generator().manual_seed(0)
+    x, c = data.sample(500, g)
+    assert torch.allclose(x, c @ data.features, atol=1e-6)
+    naive = torch.stack([sum((ci[j] * data.features[j] for j in torch.nonzero(ci).flatten()), torch.zeros(32)) for ci in c])
+    assert torch.allclose(x, naive, atol=1e-6)
+    dense = torch.rand(20, 64, generator=g)  # every coefficient nonzero: the dense product
+    assert torch.equal(sparse_combination(dense, data.features), dense @ data.features)
