@@ -20,7 +20,7 @@ Sections (all on the CPU; float32 unless a row says bfloat16):
             defaults (`sk.TrainConfig()`, `sk.SAEConfig` defaults): `sk.train_sae` end to end, data generation and
             MMCS checks included. Where the defaults train with bfloat16 products (matmul_dtype "auto" on a CPU with
             AVX512-BF16 or AMX), the defaults with float32 products run too, splitting the gain into the schedule's
-            and bfloat16's. Options --d-sae, --l1-coeff, --steps.
+            and bfloat16's. Options --d-sae, --l1-coeff, --steps, --seeds (medians over the seeds count).
 5. arch     Per-step speed of each architecture and optimiser (n_inst=1, batch 256, d=256, d_sae=4096, k=32 — the
             shape where sparsity pays): L1, TopK with a dense decoder matmul, TopK with the sparse embedding_bag
             decode, BatchTopK, and TopK with Muon; samples/s, the ratio to the L1 SAE with Adam measured alongside,
@@ -73,6 +73,7 @@ class Settings:
     mmcs_steps: int = 12_000  # section 4: S, at most S steps per run (the report's recipe: 3.07M samples)
     mmcs_target: float = 0.99
     mmcs_repeats: int = 1  # whole training runs per configuration (samples are seeded, only seconds vary)
+    mmcs_seeds: tuple[int, ...] = (0,)  # section 4: seeds of the SAE init and the data stream; medians over them count
     mmcs_warmup_steps: int = 50
     arch_d_sae: int = 4096  # section 5
     arch_k: int = 32
@@ -344,6 +345,22 @@ def summarise_mmcs_runs(results: list[sk.TrainResult], cfg: sk.TrainConfig) -> d
     }
 
 
+def median_over_seeds(per_seed: list[dict]) -> dict:
+    """One recipe's figures over several seeds: reached only if every seed reached the target; samples, steps and
+    seconds are medians over the seeds (seconds over all seeds when some missed); per_seed keeps each seed's."""
+    reached = all(r["reached"] for r in per_seed)
+    first = per_seed[0]
+    samples = int(statistics.median(r["samples"] for r in per_seed)) if reached else None
+    return {
+        "mmcs_every": first["mmcs_every"], "batch_size": first["batch_size"], "reached": reached, "samples": samples,
+        "steps": None if samples is None else samples // first["batch_size"],
+        "seconds": statistics.median(r["seconds"] for r in per_seed),
+        "steps_done": max(r["steps_done"] for r in per_seed), "final_mmcs": min(r["final_mmcs"] for r in per_seed),
+        "loop_samples_per_s": statistics.median(r["loop_samples_per_s"] for r in per_seed),
+        "per_seed": [{k: r[k] for k in ("reached", "samples", "seconds", "final_mmcs")} for r in per_seed],
+    }
+
+
 def config_diff(a: dict, b: dict) -> list[str]:
     return [f"{k}: {a.get(k)!r} → {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
@@ -355,27 +372,29 @@ def section_mmcs(s: Settings) -> dict:
     cases = [(D, A) for D in s.mmcs_d_sae for A in s.mmcs_l1]
     bf16 = sk.native_bf16(torch.device("cpu"))  # TrainConfig's matmul_dtype="auto" trains with bfloat16 products here
 
-    def recipes(D: int, A: float) -> dict[str, tuple[sk.SAEConfig, sk.TrainConfig]]:
+    def recipes(D: int, A: float, seed: int = 0) -> dict[str, tuple[sk.SAEConfig, sk.TrainConfig]]:
+        every = 25_600 // sk.TrainConfig().batch_size
         return {
-            "report": (sk.report_sae_config(d, D, A),
-                       sk.report_train_config(stop_at_mmcs=target, steps=S, progress=False, device="cpu", mmcs_every=100)),
+            "report": (sk.report_sae_config(d, D, A, seed=seed),
+                       sk.report_train_config(stop_at_mmcs=target, steps=S, progress=False, device="cpu", mmcs_every=100,
+                                              seed=seed)),
             # the defaults run their own schedule length (the cosine decay spans TrainConfig().steps); MMCS is checked
             # every 25,600 samples for both recipes
-            "defaults": (sk.SAEConfig(d=d, d_sae=D, l1_coeff=A),
-                         sk.TrainConfig(stop_at_mmcs=target, progress=False, device="cpu",
-                                        mmcs_every=25_600 // sk.TrainConfig().batch_size)),
+            "defaults": (sk.SAEConfig(d=d, d_sae=D, l1_coeff=A, seed=seed),
+                         sk.TrainConfig(stop_at_mmcs=target, progress=False, device="cpu", mmcs_every=every, seed=seed)),
             # the defaults with float32 products: what the schedule and init give without bfloat16 (run only where
             # matmul_dtype="auto" picks bfloat16, otherwise it is the row above)
-            **({"defaults_fp32": (sk.SAEConfig(d=d, d_sae=D, l1_coeff=A),
+            **({"defaults_fp32": (sk.SAEConfig(d=d, d_sae=D, l1_coeff=A, seed=seed),
                                   sk.TrainConfig(stop_at_mmcs=target, progress=False, device="cpu", matmul_dtype="float32",
-                                                 mmcs_every=25_600 // sk.TrainConfig().batch_size))} if bf16 else {}),
+                                                 mmcs_every=every, seed=seed))} if bf16 else {}),
         }
 
     example = recipes(*cases[0])
     diff = config_diff(example["report"][0].to_dict(), example["defaults"][0].to_dict())
     diff += config_diff(dataclasses.asdict(example["report"][1]), dataclasses.asdict(example["defaults"][1]))
     print(f"toy data {data.cfg.n_features} features in d={d}; cases (d_sae, α) {cases}; at most {S} steps; "
-          f"target MMCS ≥ {target}")
+          f"target MMCS ≥ {target}; seeds {list(s.mmcs_seeds)} (a case counts as reached when every seed reaches it; "
+          "its samples and seconds are the medians over the seeds)")
     print("defaults differ from the report's settings in: " + ("; ".join(diff) if diff else "nothing (they are the same today)"))
     print(f"matmul_dtype 'auto' here: {'bfloat16' if bf16 else 'float32'}"
           + ("; 'defaults_fp32' is the defaults with float32 products" if bf16 else ""))
@@ -383,19 +402,28 @@ def section_mmcs(s: Settings) -> dict:
         sk.train_sae(data, sae_cfg, dataclasses.replace(cfg, steps=min(S, s.mmcs_warmup_steps), stop_at_mmcs=None))
     out: dict = {"max_steps": S, "target": target, "config_differences": diff, "cases": []}
     for D, A in cases:
-        runs = recipes(D, A)
-        results: dict[str, list[sk.TrainResult]] = {name: [] for name in runs}
-        for _ in range(s.mmcs_repeats):  # interleaved, like the other sections
-            for name, (sae_cfg, cfg) in runs.items():
-                results[name].append(sk.train_sae(data, sae_cfg, cfg))
-        res = {name: summarise_mmcs_runs(results[name], runs[name][1]) for name in runs}
+        per_seed: dict[str, list[dict]] = {}
+        for seed in s.mmcs_seeds:
+            runs = recipes(D, A, seed)
+            results: dict[str, list[sk.TrainResult]] = {name: [] for name in runs}
+            for _ in range(s.mmcs_repeats):  # interleaved, like the other sections
+                for name, (sae_cfg, cfg) in runs.items():
+                    results[name].append(sk.train_sae(data, sae_cfg, cfg))
+            for name in runs:
+                per_seed.setdefault(name, []).append(summarise_mmcs_runs(results[name], runs[name][1]))
+        res = {name: median_over_seeds(rs) for name, rs in per_seed.items()}
         print(f" d_sae={D}, α={A}:")
         for name, r in res.items():
             head = f"  {name:<9} (batch {r['batch_size']}, MMCS checked every {r['mmcs_every']} steps):"
+            spread = "" if len(r["per_seed"]) == 1 else (
+                f" over {len(r['per_seed'])} seeds (samples {min(x['samples'] for x in r['per_seed'] if x['reached']):,}–"
+                f"{max(x['samples'] for x in r['per_seed'] if x['reached']):,})" if r["reached"] else "")
             if r["reached"]:
-                print(f"{head} reached after {r['seconds']:.1f} s, {r['samples']:,} samples ({r['steps']:,} steps)")
+                print(f"{head} reached after {r['seconds']:.1f} s, {r['samples']:,} samples ({r['steps']:,} steps){spread}")
             else:
-                print(f"{head} not reached within {r['steps_done']} steps ({r['seconds']:.1f} s); final MMCS {r['final_mmcs']:.4f}")
+                n_hit = sum(x["reached"] for x in r["per_seed"])
+                print(f"{head} not reached within {r['steps_done']} steps in {len(r['per_seed']) - n_hit} of "
+                      f"{len(r['per_seed'])} seed(s) ({r['seconds']:.1f} s); lowest final MMCS {r['final_mmcs']:.4f}")
             print(f"  {'':<9} train_sae loop: {r['loop_samples_per_s']:.0f} samples/s (data generation and checks included)")
         out["cases"].append({"d_sae": D, "l1_coeff": A, **res})
 
@@ -479,14 +507,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, help="torch threads (default: torch's default)")
     p.add_argument("--json", metavar="PATH", help="also write every figure as JSON here")
     section4 = (("--d-sae", int, "+", "dictionary sizes D", "mmcs_d_sae"), ("--l1-coeff", float, "+", "L1 coefficients A", "mmcs_l1"),
-                ("--steps", int, None, "at most S steps", "mmcs_steps"))
+                ("--steps", int, None, "at most S steps", "mmcs_steps"), ("--seeds", int, "+", "seeds N", "mmcs_seeds"))
     for flag, kind, nargs, what, field in section4:
         p.add_argument(flag, type=kind, nargs=nargs, dest=field, metavar=what[-1],
                        help=f"section 4: {what} (default {getattr(FULL, field)}; --quick: {getattr(QUICK, field)})")
     args = p.parse_args(argv)
 
     s = QUICK if args.quick else FULL
-    overrides = {field: getattr(args, field) for field in ("mmcs_d_sae", "mmcs_l1", "mmcs_steps")}
+    overrides = {field: getattr(args, field) for field in ("mmcs_d_sae", "mmcs_l1", "mmcs_steps", "mmcs_seeds")}
     s = dataclasses.replace(s, **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None})
     if args.threads is not None:
         torch.set_num_threads(args.threads)

@@ -76,8 +76,8 @@ class TrainConfig:
     """dtype of the SAE's encoder and decoder products during training (forward and backward); the weights, Adam's
     state, the codes, the losses and every evaluation (MMCS, dead latents, FVE) stay float32. "auto": bfloat16 where
     the device multiplies it natively (x86 CPUs with AVX512-BF16 or AMX, CUDA GPUs with bf16), float32 elsewhere.
-    On the kit's 2-core CPU bfloat16 makes a step 2.5× faster and needs the same samples to MMCS ≥ 0.99 (README,
-    benchmark section 4); "float32" gives the same numbers on every CPU."""
+    On a 2-core CPU with AVX512-BF16 a step runs 2–2.8× faster and needs the same samples to MMCS ≥ 0.99 up to seed
+    noise (README, benchmark sections 2 and 4); "float32" gives the same numbers on every CPU."""
     checkpoint_dir: str | None = None
     """Save checkpoints here and resume from one found here; None: no checkpoints."""
     checkpoint_every: int = 2000
