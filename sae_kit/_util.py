@@ -58,7 +58,7 @@ def native_bf16(device: torch.device) -> bool:
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
         caps = getattr(torch.cpu, "get_capabilities", dict)()
-        return bool(caps.get("avx512_bf16") or caps.get("amx_bf16") or caps.get("amx_tile"))
+        return bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
     return False
 
 

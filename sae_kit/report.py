@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from sae_kit._util import HEADLESS_ENV, native_bf16, resolve_device
+from sae_kit._util import HEADLESS_ENV, resolve_device, resolve_matmul_dtype
 from sae_kit.io import read_json, write_json
 
 __all__ = ["Claim", "write_results", "run_notebooks", "collect_results", "summary_table", "PROFILES", "main"]
@@ -56,8 +56,8 @@ def write_results(path: str | Path, notebook: str, profile: str, claims: list[Cl
     environment: torch's version, the device `TrainConfig(device="auto")` picks and the dtype its products train in
     under `matmul_dtype="auto"`, so a replication can be compared knowing its arithmetic."""
     device = resolve_device("auto")
-    env = {"torch": torch.__version__, "device": str(device),
-           "auto_matmul_dtype": "bfloat16" if native_bf16(device) else "float32"}
+    auto = resolve_matmul_dtype("auto", device)  # what TrainConfig() trains with here
+    env = {"torch": torch.__version__, "device": str(device), "auto_matmul_dtype": "float32" if auto is None else "bfloat16"}
     return write_json(path, {
         "notebook": notebook, "profile": profile, "claims": [asdict(c) for c in claims], "figures": figures,
         "environment": env,
