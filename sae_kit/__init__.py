@@ -6,7 +6,7 @@
     sk.mmcs(data.features, result.sae.dictionary[0])
 """
 
-from sae_kit import claims, figures_png, geometry, html_report, lm_analysis, phase, plots, report, widgets
+from sae_kit import claims, exercises, figures_png, geometry, html_report, lm_analysis, phase, plots, report, widgets
 from sae_kit._util import is_headless, native_bf16, resolve_device
 from sae_kit.activations import collect_activations, flatten_positions
 from sae_kit.claims import ratio_claims, sae_training_claims, stacked_claim, tms_claims, toolbox_claims
@@ -82,5 +82,5 @@ __all__ = [
     "save_saelens", "load_saelens", "html_report",
     "TMSConfig", "TMSResult", "TMSData", "train_tms", "check_superposition", "geometry", "phase",
     "feature_norms", "feature_dimensionality", "dimensions_per_feature", "superposition", "feature_cosines",
-    "interference_stats",
+    "interference_stats", "exercises",
 ]
