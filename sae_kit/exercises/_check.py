@@ -130,7 +130,10 @@ def run_checks(check: Check, fn: Callable, strict: bool = False) -> bool:
             got = as_tensor_output(fn(*args, **kwargs), len(check.outputs))
         except Exception as e:  # report the learner's error with its last frame, not the checker's traceback
             frame = traceback.extract_tb(e.__traceback__)[-1]
-            msg = f"{head}:\n  your function raised {type(e).__name__}: {e}\n  (line {frame.lineno}: {frame.line})"
+            msg = f"{head}:\n  your function raised {type(e).__name__}: {e}"
+            msg += f"\n  (line {frame.lineno}: {frame.line})" if frame.line else f"\n  (line {frame.lineno})"
+            if isinstance(e, NotImplementedError):
+                msg = f"{head}:\n  your function is not written yet (it raised NotImplementedError)"
             return _fail(msg + _hint(check.general_hint), strict)
         why = got if isinstance(got, str) else _differs(got, want, check)
         if why is not None:

@@ -46,7 +46,7 @@ def check_sae_forward(fn: Callable, strict: bool = False, seed: int = 0) -> bool
     → (x_hat [inst, batch, d], codes [inst, batch, d_sae]). Returns whether it passed (strict: raises instead)."""
     cases = [Case(s[0], lambda n=n, s=s: (_sae_params(seed + 300 + n, *s[1:]), {})) for n, s in enumerate(_SHAPES)]
     check = Check(
-        "check_sae_forward", sol.sae_forward, ["x_hat", "codes"], cases,
+        "check_sae_forward", sol.sae_forward, ["x_hat [inst, batch, d]", "codes [inst, batch, d_sae]"], cases,
         mistakes=[
             Mistake("the codes go through a ReLU: c = ReLU(W_enc x + b_enc)", lambda *a: _forward(*a, relu=False)),
             Mistake("the encoder has a bias: c = ReLU(W_enc x + b_enc)", lambda *a: _forward(*a, bias=False)),
@@ -82,7 +82,7 @@ def check_l1_loss(fn: Callable, strict: bool = False, seed: int = 0) -> bool:
                       lambda: _loss_inputs(seed + 410, 4, 5, 4, 16, dead_inst=True)))
     mse = lambda x, x_hat: (x - x_hat).pow(2).mean(dim=(1, 2))  # noqa: E731
     check = Check(
-        "check_l1_loss", sol.l1_loss, ["loss"], cases,
+        "check_l1_loss", sol.l1_loss, ["loss [inst]"], cases,
         mistakes=[
             Mistake("you summed the L1 over latents; the kit's L1 is the mean over latents, (1/d_sae) Σ_j |c_j| "
                     "(averaged over the batch), so α is comparable across dictionary sizes (SAEConfig(l1_convention='mean'))",
@@ -130,7 +130,7 @@ def check_decoder_renorm(fn: Callable, strict: bool = False, seed: int = 0) -> b
     """Check `fn(W_dec) → W_dec'`: every dictionary element (row) rescaled to unit norm, a zero row left zero.
     W_dec [inst, d_sae, d] → [inst, d_sae, d]; renormalising in place and returning None is accepted."""
     check = Check(
-        "check_decoder_renorm", sol.decoder_renorm, ["W_dec"], _renorm_cases(seed),
+        "check_decoder_renorm", sol.decoder_renorm, ["W_dec [inst, d_sae, d]"], _renorm_cases(seed),
         mistakes=[
             Mistake("the rows are unchanged: you forgot to renormalise (or to return / write the result)", lambda W: W),
             Mistake("dictionary elements are the rows of W_dec [inst, d_sae, d]: normalise over d (dim=-1), not over "
@@ -167,7 +167,7 @@ def check_topk(fn: Callable, strict: bool = False, seed: int = 0) -> bool:
     """Check `fn(pre, k) → codes`: per sample, the k largest pre-activations through a ReLU, zeros elsewhere
     (Gao et al. 2024). pre [inst, batch, d_sae], k int → codes [inst, batch, d_sae]."""
     check = Check(
-        "check_topk", sol.topk, ["codes"], _topk_cases(seed),
+        "check_topk", sol.topk, ["codes [inst, batch, d_sae]"], _topk_cases(seed),
         mistakes=[
             Mistake("TopK keeps the k largest pre-activations and then applies a ReLU: a negative one among them "
                     "becomes 0", lambda pre, k: _topk_wrong(pre, k, relu=False)),
@@ -240,7 +240,7 @@ def check_auxk_loss(fn: Callable, strict: bool = False, seed: int = 0) -> bool:
     cases = [Case(s[0], lambda n=n, s=s: _auxk_inputs(seed + 700 + n, *s[1:])) for n, s in enumerate(settings)]
     wrong = lambda how: lambda *a: _auxk_wrong(*a, how=how)  # noqa: E731
     check = Check(
-        "check_auxk_loss", sol.auxk_loss, ["aux"], cases,
+        "check_auxk_loss", sol.auxk_loss, ["aux [inst]"], cases,
         mistakes=[
             Mistake("normalise by the residual's size: ‖e − ê‖² / ‖e‖² per sample", wrong("unnormalised")),
             Mistake("normalise each sample by its own ‖e‖², then average over the batch "

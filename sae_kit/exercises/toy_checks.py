@@ -49,7 +49,7 @@ def check_tms_forward(fn: Callable, strict: bool = False, seed: int = 0) -> bool
     what differs; returns whether it passed (strict=True: raises ExerciseError instead of returning False).
     """
     check = Check(
-        "check_tms_forward", sol.tms_forward, ["x_prime"], _tms_cases(seed),
+        "check_tms_forward", sol.tms_forward, ["x_prime [inst, batch, feat]"], _tms_cases(seed),
         mistakes=[
             Mistake("the output goes through a ReLU: x' = ReLU(Wᵀ W x + b) (without it you have the linear model)",
                     lambda W, b, x: _fwd(W, b, x, relu=False)),
@@ -91,7 +91,7 @@ def check_tms_loss(fn: Callable, strict: bool = False, seed: int = 0) -> bool:
     """
     err = lambda x, x_hat: (x - x_hat).pow(2)  # noqa: E731
     check = Check(
-        "check_tms_loss", sol.tms_loss, ["loss"], _loss_cases(seed),
+        "check_tms_loss", sol.tms_loss, ["loss [inst]"], _loss_cases(seed),
         mistakes=[
             Mistake("weight each feature's squared error by its importance I_i (you left importance out)",
                     lambda x, x_hat, imp: err(x, x_hat).mean(dim=(1, 2))),
@@ -145,7 +145,7 @@ def check_dimensionality(fn: Callable, strict: bool = False, seed: int = 0) -> b
     W [inst, d_hidden, feat] (column W_i of W[inst] is feature i's direction) → D [inst, feat].
     """
     check = Check(
-        "check_dimensionality", sol.dimensionality, ["D"], _dim_cases(seed),
+        "check_dimensionality", sol.dimensionality, ["D [inst, feat]"], _dim_cases(seed),
         mistakes=[
             Mistake("Ŵ_i is the unit vector W_i / ‖W_i‖: normalise W_i in the denominator's dot products "
                     "(without it D_i is divided by ‖W_i‖²)", lambda W: _dim_wrong(W, unit=False)),
