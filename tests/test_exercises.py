@@ -52,6 +52,13 @@ def test_error_in_learner_code_is_reported_with_its_line(capsys):
     assert "Traceback" not in msg
 
 
+def test_error_inside_torch_points_at_the_learners_line(capsys):
+    def broken(x, W_enc, b_enc, W_dec):
+        codes = torch.einsum("bd,isd->ibs", x, W_enc.transpose(1, 2))  # d and d_sae swapped
+        return codes, codes
+    rejected(capsys, ex.check_sae_forward, broken, 'codes = torch.einsum("bd,isd->ibs", x, W_enc.transpose(1, 2))')
+
+
 def test_not_a_function_is_a_clear_error():
     with pytest.raises(TypeError, match="fn must be a function"):
         ex.check_mmcs(0.5)

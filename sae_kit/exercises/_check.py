@@ -9,6 +9,7 @@ wrong answer on that case, it prints that mistake's hint, else the checker's gen
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ import numpy as np
 import torch
 
 __all__ = ["Case", "Mistake", "ExerciseError", "run_checks", "as_tensor_output"]
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class ExerciseError(AssertionError):
@@ -129,7 +132,7 @@ def run_checks(check: Check, fn: Callable, strict: bool = False) -> bool:
         try:
             got = as_tensor_output(fn(*args, **kwargs), len(check.outputs))
         except Exception as e:  # report the learner's error with its last frame, not the checker's traceback
-            frame = traceback.extract_tb(e.__traceback__)[-1]
+            frame = _learner_frame(e)
             msg = f"{head}:\n  your function raised {type(e).__name__}: {e}"
             msg += f"\n  (line {frame.lineno}: {frame.line})" if frame.line else f"\n  (line {frame.lineno})"
             if isinstance(e, NotImplementedError):
@@ -141,6 +144,14 @@ def run_checks(check: Check, fn: Callable, strict: bool = False) -> bool:
             return _fail(f"{head}:\n  {why}" + _hint(hint), strict)
     print(f"✓ {check.title} passed ({len(check.cases)} cases)")
     return True
+
+
+def _learner_frame(e: BaseException) -> traceback.FrameSummary:
+    """The deepest frame of the traceback in the learner's code: not in this package, torch or another library."""
+    frames = traceback.extract_tb(e.__traceback__)[1:]  # [0] is run_checks itself
+    mine = [f for f in frames if not f.filename.startswith(_HERE) and "site-packages" not in f.filename
+            and f"{os.sep}torch{os.sep}" not in f.filename]
+    return mine[-1] if mine else frames[-1]
 
 
 def _hint(hint: str) -> str:
