@@ -59,6 +59,10 @@ def test_error_inside_torch_points_at_the_learners_line(capsys):
     rejected(capsys, ex.check_sae_forward, broken, 'codes = torch.einsum("bd,isd->ibs", x, W_enc.transpose(1, 2))')
 
 
+def test_builtin_that_raises_is_reported(capsys):
+    rejected(capsys, ex.check_topk, torch.relu, "your function raised TypeError")
+
+
 def test_not_a_function_is_a_clear_error():
     with pytest.raises(TypeError, match="fn must be a function"):
         ex.check_mmcs(0.5)

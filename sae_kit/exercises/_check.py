@@ -73,7 +73,7 @@ def as_tensor_output(value, n_outputs: int) -> tuple[torch.Tensor, ...] | str:
 
 
 def _compare(got: torch.Tensor, want: torch.Tensor, atol: float, rtol: float) -> str | None:
-    """None when got ≈ want (same shape, same NaN/inf pattern, |got − want| ≤ atol + rtol·|want|), else what differs."""
+    """None when got ≈ want (same shape, NaN where want is NaN, |got − want| ≤ atol + rtol·|want|), else what differs."""
     if want.dim() == 0 and got.numel() == 1:
         got = got.reshape(())
     if tuple(got.shape) != tuple(want.shape):
@@ -134,7 +134,8 @@ def run_checks(check: Check, fn: Callable, strict: bool = False) -> bool:
         except Exception as e:  # report the learner's error with its last frame, not the checker's traceback
             frame = _learner_frame(e)
             msg = f"{head}:\n  your function raised {type(e).__name__}: {e}"
-            msg += f"\n  (line {frame.lineno}: {frame.line})" if frame.line else f"\n  (line {frame.lineno})"
+            if frame is not None:
+                msg += f"\n  (line {frame.lineno}: {frame.line})" if frame.line else f"\n  (line {frame.lineno})"
             if isinstance(e, NotImplementedError):
                 msg = f"{head}:\n  your function is not written yet (it raised NotImplementedError)"
             return _fail(msg + _hint(check.general_hint), strict)
@@ -146,12 +147,12 @@ def run_checks(check: Check, fn: Callable, strict: bool = False) -> bool:
     return True
 
 
-def _learner_frame(e: BaseException) -> traceback.FrameSummary:
+def _learner_frame(e: BaseException) -> traceback.FrameSummary | None:
     """The deepest frame of the traceback in the learner's code: not in this package, torch or another library."""
     frames = traceback.extract_tb(e.__traceback__)[1:]  # [0] is run_checks itself
     mine = [f for f in frames if not f.filename.startswith(_HERE) and "site-packages" not in f.filename
             and f"{os.sep}torch{os.sep}" not in f.filename]
-    return mine[-1] if mine else frames[-1]
+    return mine[-1] if mine else frames[-1] if frames else None
 
 
 def _hint(hint: str) -> str:

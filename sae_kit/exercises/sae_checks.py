@@ -197,33 +197,23 @@ def _auxk_inputs(seed: int, inst: int, batch: int, d: int, d_sae: int, aux_k: in
     return (x, x_hat, pre, W_dec, dead, aux_k), {}
 
 
-def _auxk_wrong(x, x_hat, pre, W_dec, dead, aux_k, how):
-    """Variants of the reference with one mistake each (`how` names it)."""
-    if how == "all_latents":
-        dead = torch.ones_like(dead)
-    if how == "no_relu":
-        pre = torch.where(dead[:, None, :], pre, -torch.inf)
-        vals, idx = pre.topk(aux_k, dim=-1)
-        e_hat = torch.einsum("ibk,ibkd->ibd", vals, torch.stack([W_dec[i][idx[i]] for i in range(len(idx))]))
-        e = x - x_hat
-        return ((e - e_hat).pow(2).sum(-1) / e.pow(2).sum(-1)).mean(-1) * dead.any(-1)
-    if how == "reversed":
-        x, x_hat = x_hat, x[None].expand_as(x_hat)
-    if how == "no_dead_is_one":
-        return torch.where(dead.any(-1), sol.auxk_loss(x, x_hat, pre, W_dec, dead, aux_k), 1.0)
-    if how in ("unnormalised", "ratio_of_sums"):
-        e = x - x_hat
-        sq = []
-        for i in range(len(dead)):
-            cols = torch.nonzero(dead[i]).flatten()
-            if len(cols) == 0:
-                sq.append(torch.zeros(()))
-                continue
-            v, j = pre[i][:, cols].topk(min(aux_k, len(cols)), dim=-1)
-            r = (e[i] - torch.einsum("bk,bkd->bd", v.relu(), W_dec[i][cols[j]])).pow(2).sum(-1)
-            sq.append(r.mean() if how == "unnormalised" else r.sum() / e[i].pow(2).sum())
-        return torch.stack(sq)
-    return sol.auxk_loss(x, x_hat, pre, W_dec, dead, aux_k)
+def _auxk_variant(x, x_hat, pre, W_dec, dead, aux_k, relu=True, norm="sample", no_dead=0.0):
+    """AuxK written out per instance, with a switch for each typical mistake (the defaults give the reference):
+    relu=False keeps negative pre-activations; norm "sample" (‖e − ê‖² / ‖e‖² per sample, then the mean), "batch"
+    (Σ_b ‖e − ê‖² / Σ_b ‖e‖²) or "none"; no_dead: the value for an instance without dead latents."""
+    e = x - x_hat  # [inst, batch, d]
+    out = []
+    for i in range(pre.shape[0]):
+        cols = torch.nonzero(dead[i]).flatten()  # [n_dead]
+        if len(cols) == 0:
+            out.append(torch.tensor(no_dead, dtype=pre.dtype))
+            continue
+        vals, j = pre[i][:, cols].topk(min(aux_k, len(cols)), dim=-1)  # [batch, k_aux]
+        e_hat = torch.einsum("bk,bkd->bd", vals.relu() if relu else vals, W_dec[i][cols[j]])  # [batch, d]
+        r = (e[i] - e_hat).pow(2).sum(-1)  # [batch]
+        scale = {"sample": e[i].pow(2).sum(-1), "batch": e[i].pow(2).sum(-1).mean(), "none": 1.0}[norm]
+        out.append((r / scale).mean())
+    return torch.stack(out)
 
 
 def check_auxk_loss(fn: Callable, strict: bool = False, seed: int = 0) -> bool:
@@ -238,18 +228,20 @@ def check_auxk_loss(fn: Callable, strict: bool = False, seed: int = 0) -> bool:
         ("aux_k=1: inst=3, batch=3, d=6, d_sae=16", 3, 3, 6, 16, 1, [3, 8, 1]),
     ]
     cases = [Case(s[0], lambda n=n, s=s: _auxk_inputs(seed + 700 + n, *s[1:])) for n, s in enumerate(settings)]
-    wrong = lambda how: lambda *a: _auxk_wrong(*a, how=how)  # noqa: E731
     check = Check(
         "check_auxk_loss", sol.auxk_loss, ["aux [inst]"], cases,
         mistakes=[
-            Mistake("normalise by the residual's size: ‖e − ê‖² / ‖e‖² per sample", wrong("unnormalised")),
+            Mistake("normalise by the residual's size: ‖e − ê‖² / ‖e‖² per sample",
+                    lambda *a: _auxk_variant(*a, norm="none")),
             Mistake("normalise each sample by its own ‖e‖², then average over the batch "
-                    "(not Σ‖e − ê‖² / Σ‖e‖² over the batch)", wrong("ratio_of_sums")),
+                    "(not Σ‖e − ê‖² / Σ‖e‖² over the batch)", lambda *a: _auxk_variant(*a, norm="batch")),
             Mistake("only dead latents may model the residual: restrict pre to the dead latents before the TopK",
-                    wrong("all_latents")),
-            Mistake("the residual is e = x − x̂ (what the SAE missed), not x̂ − x", wrong("reversed")),
-            Mistake("an instance with no dead latent has AuxK = 0", wrong("no_dead_is_one")),
-            Mistake("apply a ReLU to the kept pre-activations of the dead latents", wrong("no_relu")),
+                    lambda x, x_hat, pre, W_dec, dead, k: _auxk_variant(x, x_hat, pre, W_dec, torch.ones_like(dead), k)),
+            Mistake("the residual is e = x − x̂ (what the SAE missed), not x̂ − x",
+                    lambda x, x_hat, *a: _auxk_variant(x_hat, x, *a)),
+            Mistake("an instance with no dead latent has AuxK = 0", lambda *a: _auxk_variant(*a, no_dead=1.0)),
+            Mistake("apply a ReLU to the kept pre-activations of the dead latents",
+                    lambda *a: _auxk_variant(*a, relu=False)),
         ],
         general_hint="per instance i: cols = dead[i].nonzero(); vals, j = pre[i][:, cols].topk(min(aux_k, len(cols))); "
                      "e_hat = Σ_k relu(vals) · W_dec[i][cols[j]]; aux[i] = mean_b ‖e − e_hat‖² / ‖e‖²",
