@@ -10,9 +10,11 @@ held-out tokens with probability (1 − p_j)^N, so even a dictionary without any
 
     E[unseen] = Σ_j (1 − p_j)^N        (sum over the latents that fire, at their firing rates p_j)
 
-latents unseen in a held-out sample of N tokens. Firing is bursty within a story, so the true chance of missing a
-rare latent is somewhat larger than this independent-token figure: dead latents beyond it are an upper estimate of
-the truly dead ones. (Dead latents counted on a held-out sample: Sharkey, Braun & Millidge 2022,
+latents unseen in a held-out sample of N tokens. It is a reference level, not an exact one, and two effects pull
+against each other: firing rates measured on a finite training sample are noisy, and as (1 − p)^N is convex in p the
+noise raises the sum (a random N-token subsample of the training tokens leaves fewer latents unseen); firing is bursty
+within a story, which raises the true chance of a miss (N contiguous training tokens leave more unseen).
+(Dead latents counted on a held-out sample: Sharkey, Braun & Millidge 2022,
 https://www.lesswrong.com/posts/z6QQJbtpkEAX3Aojj; firing densities: Bricken et al. 2023,
 https://transformer-circuits.pub/2023/monosemantic-features.)
 
