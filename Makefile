@@ -5,6 +5,7 @@
 #   make test                   lint, unit tests, every notebook in its CI profile (papermill) checked by nbval
 #   make lab                    JupyterLab on the notebooks
 #   make bench                  training benchmarks (figures as ratios against reference runs)
+#   make interop-test           the tests against the real SAELens and Hugging Face datasets (installs .[interop])
 #   make browser-test           notebook 01's widgets in JupyterLab + headless Chromium (installs Chromium and Playwright)
 #   make png                    the headline figure of each executed notebook in reports/ as PNG (needs kaleido + Chromium)
 # Torch: TORCH picks the build pip installs first. The default pin installs the CPU wheel on machines that carry it
@@ -20,7 +21,7 @@ NB_TIMEOUT ?= 1800
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: all setup test unit notebooks-ci lint replicate lab bench browser-test png clean
+.PHONY: all setup test unit notebooks-ci lint replicate lab bench interop-setup interop-test browser-test png clean
 
 all: test
 
@@ -49,6 +50,21 @@ test: lint unit notebooks-ci
 
 replicate: $(STAMP)
 	$(BIN)/python -m sae_kit --profile $(PROFILE) --out reports --timeout $(NB_TIMEOUT)
+
+# The libraries the kit interoperates with, for real: SAELens loads and writes the kit's SAE folders
+# (tests/test_saelens.py) and Hugging Face datasets reads a local file through load_hf_dataset (tests/test_corpus.py).
+# The extra goes into .venv with the torch already there pinned by a constraints file, so pip keeps that build (SAELens
+# would otherwise be free to pull another, e.g. a CUDA one). SAE_KIT_REQUIRE_INTEROP=1 makes those tests fail, not skip,
+# when a library is missing.
+$(VENV)/.sae-kit-interop: $(STAMP)
+	$(BIN)/python -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-constraint.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(VENV)/torch-constraint.txt -e ".[interop]"
+	touch $@
+
+interop-setup: $(VENV)/.sae-kit-interop
+
+interop-test: $(VENV)/.sae-kit-interop
+	SAE_KIT_HEADLESS=1 SAE_KIT_REQUIRE_INTEROP=1 $(BIN)/python -m pytest -q -rs tests/test_saelens.py tests/test_corpus.py
 
 # A real browser: JupyterLab on a free localhost port, notebook 01 run in its CI profile in headless Chromium (driven by
 # Playwright), the explorer's sparsity slider moved, its figure checked to change (tests/browser/). Chromium is

@@ -31,6 +31,7 @@ from sae_kit.geometry import (
     interference_stats,
     superposition,
 )
+from sae_kit.heldout import StorySplit, evaluate_heldout, expected_unseen, firing_counts, split_by_story, story_bounds
 from sae_kit.io import load_checkpoint, read_json, save_checkpoint, write_json
 from sae_kit.lm import LMConfig, TinyLM, TransformerLensAdapter, load_lm, save_lm
 from sae_kit.lm_train import LMTrainConfig, LMTrainResult, train_lm
@@ -79,6 +80,7 @@ __all__ = [
     "Corpus", "CorpusConfig", "TokenizedCorpus", "Tokenizer", "generate_stories", "load_hf_dataset", "load_text_file",
     "train_tokenizer", "LMConfig", "TinyLM", "TransformerLensAdapter", "load_lm", "save_lm", "LMTrainConfig",
     "LMTrainResult", "train_lm", "collect_activations", "flatten_positions", "lm_analysis",
+    "StorySplit", "story_bounds", "split_by_story", "evaluate_heldout", "firing_counts", "expected_unseen",
     "save_saelens", "load_saelens", "html_report",
     "TMSConfig", "TMSResult", "TMSData", "train_tms", "check_superposition", "geometry", "phase",
     "feature_norms", "feature_dimensionality", "dimensions_per_feature", "superposition", "feature_cosines",

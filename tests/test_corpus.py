@@ -1,5 +1,7 @@
 """The story generator, its labels, the file and Hugging Face loaders, and the tokenizer's label mapping."""
 
+import importlib
+import os
 import sys
 import types
 
@@ -8,6 +10,14 @@ import torch
 
 import sae_kit as sk
 from sae_kit.corpus import LATENTS, CorpusConfig, generate_stories, load_hf_dataset, load_text_file, train_tokenizer
+
+
+def optional_library(name: str):
+    """The optional library `name`, or a skip where it is not installed. CI installs the extras (`make interop-test`)
+    and sets SAE_KIT_REQUIRE_INTEROP=1, which turns a missing library into a failure: nothing is skipped there."""
+    if os.environ.get("SAE_KIT_REQUIRE_INTEROP") == "1":
+        return importlib.import_module(name)
+    return pytest.importorskip(name)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +118,7 @@ def test_hf_loader_code_path_offline(monkeypatch, tmp_path):
 
 
 def test_hf_loader_with_the_real_library_on_a_local_file(tmp_path):
-    datasets = pytest.importorskip("datasets")
+    datasets = optional_library("datasets")
     f = tmp_path / "local.txt"
     f.write_text("Dr. Hill smiled.\nMs. Fox ran.\n")
     c = load_hf_dataset("text", data_files=str(f), max_rows=None)

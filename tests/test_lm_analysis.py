@@ -114,18 +114,72 @@ def estimate_at(d2d, dead_fraction, sizes=(128, 256, 512, 1024, 2048)):
     return sk.estimate_n_features(grid)
 
 
-def test_lm_claims_criteria():
-    at_512 = estimate_at([0.5, 0.7, 0.9, 0.91], [0] * 5)  # levels off at 512: 512–1024
-    claims = la.lm_claims(at_512, 350, {"feature": 3, "precision": 0.9, "recall": 0.7}, 0.5, 0.0)
-    assert all(c.replicated for c in claims) and "512–1024" in claims[0].ours
-    with_size = la.lm_claims(at_512, 350, {"feature": 3, "precision": 0.9, "recall": 0.7, "d_sae": 1024}, 0.5, 0.0)
+GOOD_TITLE = {"feature": 3, "precision": 0.9, "recall": 0.7}
+# [size, alpha] held-out dead fractions: the largest dictionary has 30 % dead at the largest α, the smallest 2 %
+DEAD = torch.tensor([[0.0, 0.02], [0.0, 0.1], [0.05, 0.3]])
+
+
+def passing(**kw) -> dict:
+    """Arguments of lm_claims with which every claim replicates; kw replaces some."""
+    return {"estimate": estimate_at([0.5, 0.7, 0.9, 0.91], [0] * 5), "n_good": 350, "title_feature": GOOD_TITLE,
+            "dead_fraction": DEAD, "chance_fraction": None, **kw}
+
+
+def test_lm_claims_all_pass_on_a_passing_input():
+    claims = la.lm_claims(**passing())
+    assert [c.id for c in claims] == list(la.LM_CRITERIA)
+    assert all(c.replicated for c in claims) and "512–1024" in claims[0].ours and "bound" not in claims[0].ours
+    with_size = la.lm_claims(**passing(title_feature={**GOOD_TITLE, "d_sae": 1024}))
     assert "feature 3 of the 1024-latent dictionary" in with_size[2].ours and "of the" not in claims[2].ours
-    at_128 = estimate_at([0.9, 0.91, 0.9, 0.9], [0, 0.2, 0.3, 0.4, 0.5])  # dead above 128: 128–256
-    claims = la.lm_claims(at_128, 20, {"feature": 3, "precision": 0.5, "recall": 0.7}, 0.0, 0.1)
-    assert not any(c.replicated for c in claims)
-    lower_bound = estimate_at([0.9, 0.9, 0.9, 0.9], [0] * 5)  # no dead latents anywhere: ≥ 2048, open above
-    assert lower_bound.interval == (2048, None) and not la.lm_claims(lower_bound, 0, {"feature": 0, "precision": 0, "recall": 0},
-                                                                      0, 0)[0].replicated
+
+
+@pytest.mark.parametrize("claim_id, kw", [
+    ("n_features", dict(estimate=estimate_at([0.9, 0.91, 0.9, 0.9], [0, 0.2, 0.3, 0.4, 0.5]))),  # dead above 128: 128–256
+    ("n_features", dict(estimate=estimate_at([0.9, 0.9, 0.9, 0.9], [0] * 5))),  # no signal, no dead: ≥ 2048, open above
+    ("n_features", dict(estimate=estimate_at([0.9, 0.9, 0.9, 0.9], [0.2] * 5))),  # dead from the smallest on: ≤ 128
+    ("labelled_features", dict(n_good=299)),
+    ("title_period_feature", dict(title_feature={**GOOD_TITLE, "precision": 0.79})),
+    ("title_period_feature", dict(title_feature={**GOOD_TITLE, "recall": 0.49})),
+    # α alone: the largest dictionary has more dead latents only because it sits at a larger α; at the same α the
+    # smallest has more (the old criterion, largest size and α against smallest size and α, passed this)
+    ("dead_latents", dict(dead_fraction=torch.tensor([[0.0, 0.4], [0.0, 0.3], [0.0, 0.2]]))),
+    ("dead_latents", dict(dead_fraction=torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 0.04]]))),  # too few to say
+    # dead on the held-out sample, but no more than a sample of that size leaves unseen by chance
+    ("dead_latents", dict(chance_fraction=torch.tensor([[0.0, 0.0], [0.0, 0.1], [0.05, 0.28]]))),
+])
+def test_each_lm_claim_fails_on_its_failing_input(claim_id, kw):
+    claims = {c.id: c.replicated for c in la.lm_claims(**passing(**kw))}
+    assert not claims[claim_id]
+    assert all(ok for k, ok in claims.items() if k != claim_id)  # only the claim whose evidence changed fails
+
+
+def test_feature_count_bounds_are_not_estimates():
+    no_dead = estimate_at([0.9, 0.9, 0.9, 0.9], [0] * 5)  # no dead latents at any size: ≥ 2048, a lower bound
+    assert no_dead.interval == (2048, None) and "a bound" in la.lm_claims(**passing(estimate=no_dead))[0].ours
+    low_bound = estimate_at([0.9, 0.9, 0.9, 0.9], [0, 0, 0, 0, 0], sizes=(64, 128, 256, 512, 1024))  # ≥ 1024, open
+    assert low_bound.interval == (1024, None) and not la.features_criterion(low_bound)  # overlaps, but is a bound
+    # an estimator that reports a bound (field `bound`, e.g. a curve still rising at the largest pair) or half-open
+    # ends (field `ends`) is read through them
+    exact = estimate_at([0.5, 0.7, 0.9, 0.91], [0] * 5)
+    assert la.features_criterion(exact)
+    exact.bound = "lower"  # what the estimator reports for d2d MMCS still rising at the largest pair
+    assert not la.features_criterion(exact)
+    exact.bound, exact.ends = "exact", "(]"
+    assert la.features_criterion(exact)  # (512, 1024] overlaps 512–1024
+    above = estimate_at([0.5, 0.6, 0.7, 0.91], [0] * 5)  # stops rising at 1024: 1024–2048
+    assert above.interval == (1024, 2048) and la.features_criterion(above)
+    above.ends = "(]"
+    assert not la.features_criterion(above)  # (1024, 2048] does not reach 1024
+
+
+def test_dead_criterion_reads_one_alpha():
+    assert la.dead_criterion(DEAD) == (True, pytest.approx(0.3), pytest.approx(0.02))
+    ok, big, small = la.dead_criterion(DEAD, torch.full((3, 2), 0.01))
+    assert ok and big == pytest.approx(0.29) and small == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="dead_fraction must be"):
+        la.dead_criterion(torch.zeros(1, 3))
+    with pytest.raises(ValueError, match="same shape"):
+        la.dead_criterion(DEAD, torch.zeros(2, 2))
 
 
 def test_lm_plots_return_figures():
