@@ -1,9 +1,9 @@
 """Attention-output SAEs: direct feature attribution (DFA) of each latent to the attention heads.
 
-Kissane, Krzyzanowski, Bloom, Conmy & Nanda (2024, https://arxiv.org/abs/2406.17759; LW "Sparse Autoencoders Work on
-Attention Layer Outputs", https://www.lesswrong.com/posts/DtdzGwFh9dCfsekZZ) train SAEs on `blocks.L.attn.hook_z`
-[batch, pos, head, d_head] flattened to head·d_head values per token. The encoder is linear before its
-non-linearity, so a latent's pre-activation splits exactly into one term per head:
+Kissane, Krzyzanowski, Bloom, Conmy & Nanda (2024, https://arxiv.org/abs/2406.17759; their LW posts, starting with
+"Sparse Autoencoders Work on Attention Layer Outputs", https://www.lesswrong.com/s/FzGeLpkzDgzGhigLm) train SAEs on
+`blocks.L.attn.hook_z` [batch, pos, head, d_head] flattened to head·d_head values per token. The encoder is linear
+before its non-linearity, so a latent's pre-activation splits exactly into one term per head:
 
     pre_f = Σ_h (z_h − b_dec,h) · W_enc[f, h-slice] + b_enc,f,      DFA_h,f = (z_h − b_dec,h) · W_enc[f, h-slice]
 
