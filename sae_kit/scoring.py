@@ -179,7 +179,10 @@ def score_latents(codes: torch.Tensor, labels: torch.Tensor, label_names: Sequen
     fires = held > 0  # [tok_held, d_sae]
     d_sae = codes.shape[1]
     nbrs = jaccard_neighbours(codes[:n_sel] > 0, min(cfg.n_neighbours, d_sae - 1)) if cfg.negatives == "neighbours" and d_sae > 1 else None
-    g = torch.Generator().manual_seed(derive_seed(cfg.seed, "scoring-examples"))
+    # separate streams: the activating examples do not depend on how the negatives are drawn, so "random" and
+    # "neighbours" runs with one seed score the same activating examples (a paired comparison)
+    g_pos = torch.Generator().manual_seed(derive_seed(cfg.seed, "scoring-activating"))
+    g_neg = torch.Generator().manual_seed(derive_seed(cfg.seed, "scoring-non-activating"))
     nan = torch.full((d_sae,), float("nan"))
     prec, rec, f1, acc = nan.clone(), nan.clone(), nan.clone(), nan.clone()
     q_rec = torch.full((d_sae, cfg.n_quantiles), float("nan"))
@@ -187,9 +190,9 @@ def score_latents(codes: torch.Tensor, labels: torch.Tensor, label_names: Sequen
     scored = n_fires >= cfg.min_examples
     for j in torch.nonzero(scored).flatten().tolist():
         a = lab_h[:, best[j]]  # [tok_held] the judge's prediction
-        bins = _activating(held[:, j], torch.nonzero(fires[:, j]).flatten(), cfg, g)
+        bins = _activating(held[:, j], torch.nonzero(fires[:, j]).flatten(), cfg, g_pos)
         pos = torch.cat(bins)
-        neg = _negatives(j, fires, nbrs, cfg, g)
+        neg = _negatives(j, fires, nbrs, cfg, g_neg)
         tp, fn, fp = int(a[pos].sum()), int((~a[pos]).sum()), int(a[neg].sum())
         tn = len(neg) - fp
         prec[j] = tp / (tp + fp) if tp + fp else 0.0

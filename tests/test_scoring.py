@@ -71,6 +71,7 @@ def test_neighbour_negatives_are_harder_than_random_ones():
     near = sc.score_latents(codes, labels, names, sc.ScoringConfig(negatives="neighbours", n_neighbours=1))
     assert rand.precision[0] > 0.85 and near.precision[0] == pytest.approx(0.5)
     assert near.summary()["f1"] < rand.summary()["f1"]
+    assert torch.equal(near.recall, rand.recall)  # the same activating examples: a paired comparison
 
 
 def test_jaccard_neighbours_match_naive_overlaps():
