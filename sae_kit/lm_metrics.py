@@ -39,7 +39,7 @@ from sae_kit._util import check_positive_int
 from sae_kit.lm import TinyLM, TransformerLensAdapter, check_tokens
 from sae_kit.sae import SAE
 
-__all__ = ["CoreMetrics", "core_metrics", "logits_with_replacement", "recovered_score", "log10_density"]
+__all__ = ["CoreMetrics", "core_metrics", "logits_with_replacement", "recovered_score", "log10_density", "recovers_loss"]
 
 
 @dataclass
@@ -100,6 +100,18 @@ def recovered_score(h_ablated: float, h_sae: float, h_clean: float) -> float:
     return float("nan") if gap == 0 else (h_ablated - h_sae) / gap
 
 
+def recovers_loss(metrics: CoreMetrics, threshold: float = 0.8, baseline: str = "zero") -> bool:
+    """Criterion: the spliced SAE recovers at least `threshold` of the loss against the `baseline` ablation ("zero" or
+    "mean"). Kissane et al. report often over 80% against zero ablation across GPT-2 Small's layers (LW "Attention SAEs
+    Scale to GPT-2 Small", https://www.lesswrong.com/s/FzGeLpkzDgzGhigLm). A NaN score (no gap) fails."""
+    if baseline not in ("zero", "mean"):
+        raise ValueError(f"baseline must be 'zero' or 'mean', got {baseline!r}")
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    score = metrics.ce_recovered_zero if baseline == "zero" else metrics.ce_recovered_mean
+    return bool(score >= threshold)
+
+
 def log10_density(density: torch.Tensor, floor: float = 1e-7) -> torch.Tensor:
     """log₁₀ of each latent's firing density [d_sae], dead latents shown at log₁₀(floor) (a histogram's left edge)."""
     if not 0 < floor < 1:
@@ -116,6 +128,12 @@ def _unwrap(model):
         return "tl", inner
     raise ValueError(f"model must be a TinyLM or a TransformerLens HookedTransformer (with run_with_hooks), got "
                      f"{type(model).__name__}")
+
+
+def _device(m) -> torch.device:
+    """Where the model's weights live (tokens are moved there)."""
+    p = next(iter(m.parameters()), None) if callable(getattr(m, "parameters", None)) else None
+    return torch.device("cpu") if p is None else p.device
 
 
 def _hook_names(kind: str, m) -> list[str]:
@@ -151,7 +169,7 @@ def _mean_activation(model, tokens: torch.Tensor, hook_name: str, batch_size: in
     runner = m if kind == "tiny" else TransformerLensAdapter(m)
     total, n = None, 0
     for i in range(0, len(tokens), batch_size):
-        a = runner.run_with_cache(tokens[i:i + batch_size], [hook_name])[hook_name].double()  # [batch, pos, d…]
+        a = runner.run_with_cache(tokens[i:i + batch_size].to(_device(m)), [hook_name])[hook_name].double()  # [batch, pos, d…]
         s = a.sum(dim=(0, 1))
         total = s if total is None else total + s
         n += a.shape[0] * a.shape[1]
@@ -215,7 +233,7 @@ def core_metrics(model, sae: SAE, tokens: torch.Tensor, hook_name: str, inst: in
     kl = dict(sae=0.0, zero=0.0, mean=0.0)
     n_pred, n_pos = 0, 0
     for i in range(0, len(tokens), batch_size):
-        tb = tokens[i:i + batch_size]
+        tb = tokens[i:i + batch_size].to(_device(m))
         clean = logits_with_replacement(model, tb)
         logp_clean = torch.log_softmax(clean.float(), -1)
         runs = {"sae": logits_with_replacement(model, tb, hook_name, splice),

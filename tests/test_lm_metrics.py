@@ -108,6 +108,10 @@ def test_perfect_reconstruction_scores_one_and_zero_reconstruction_scores_zero()
     assert zero.ce_recovered_zero == pytest.approx(0.0, abs=1e-6) and zero.kl_score == pytest.approx(0.0, abs=1e-6)
     assert zero.l0 == 0 and zero.frac_alive == 0.0
     assert lmm.log10_density(zero.density).eq(-7).all()
+    assert lmm.recovers_loss(perfect) and lmm.recovers_loss(perfect, 0.99, baseline="mean")
+    assert not lmm.recovers_loss(zero) and not lmm.recovers_loss(zero, baseline="mean")
+    with pytest.raises(ValueError, match="baseline"):
+        lmm.recovers_loss(zero, baseline="resample")
 
 
 def test_recovered_score_is_undefined_without_a_gap_and_bad_input_is_named():
