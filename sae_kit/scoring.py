@@ -170,6 +170,10 @@ def score_latents(codes: torch.Tensor, labels: torch.Tensor, label_names: Sequen
                          f"{len(label_names)} label names do not match")
     if is_token is None:
         is_token = torch.tensor([n.startswith("token ") for n in label_names], dtype=torch.bool)
+    is_token = torch.as_tensor(is_token, dtype=torch.bool)
+    if is_token.shape != (len(label_names),):
+        raise ValueError(f"is_token must be bool [label] with one entry per label name ({len(label_names)}), "
+                         f"got shape {tuple(is_token.shape)}")
     n_sel = int(round(len(codes) * (1 - cfg.holdout_fraction)))
     if n_sel < 1 or n_sel >= len(codes):
         raise ValueError(f"holdout_fraction={cfg.holdout_fraction} leaves no tokens on one side of {len(codes)}")

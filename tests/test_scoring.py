@@ -98,4 +98,6 @@ def test_token_labels_are_appended_and_bad_input_is_named():
         sc.ScoringConfig(holdout_fraction=1.0)
     with pytest.raises(ValueError, match="do not match"):
         sc.score_latents(torch.zeros(5, 2), torch.zeros(4, 1, dtype=torch.bool), ["A"])
+    with pytest.raises(ValueError, match="is_token"):
+        sc.score_latents(torch.zeros(6, 2), labels, names, is_token=torch.tensor([True]))
     assert sk.lm_analysis.token_labels(tokens, ["a", "b", "c", "d"], 2)[1] == names[1:]
