@@ -9,6 +9,7 @@
 from sae_kit import claims, exercises, figures_png, geometry, html_report, lm_analysis, phase, plots, report, widgets
 from sae_kit._util import is_headless, native_bf16, resolve_device
 from sae_kit.activations import collect_activations, flatten_positions
+from sae_kit.attribution import DFASummary, dfa_summary, direct_feature_attribution, flatten_heads, planted_heads
 from sae_kit.claims import ratio_claims, sae_training_claims, stacked_claim, tms_claims, toolbox_claims
 from sae_kit.compare import Recipe, RecipeResult, compare_recipes, frontier_gap, recommend, samples_to_mmcs
 from sae_kit.corpus import (
@@ -21,6 +22,7 @@ from sae_kit.corpus import (
     load_text_file,
     train_tokenizer,
 )
+from sae_kit.deep_sae import DeepSAE, DeepSAEConfig, DeepSAEResult, train_deep_sae
 from sae_kit.dictionary_init import INITS, data_dictionary, init_dictionary_, make_dictionary, pca_dictionary, weight_dictionary
 from sae_kit.estimate import FeatureCountEstimate, estimate_n_features
 from sae_kit.geometry import (
@@ -34,6 +36,7 @@ from sae_kit.geometry import (
 from sae_kit.heldout import StorySplit, evaluate_heldout, expected_unseen, firing_counts, split_by_story, story_bounds
 from sae_kit.io import load_checkpoint, read_json, save_checkpoint, write_json
 from sae_kit.lm import LMConfig, TinyLM, TransformerLensAdapter, load_lm, save_lm
+from sae_kit.lm_metrics import CoreMetrics, core_metrics
 from sae_kit.lm_train import LMTrainConfig, LMTrainResult, train_lm
 from sae_kit.metrics import (
     cosine_matrix,
@@ -54,11 +57,13 @@ from sae_kit.recovery import PlaneData, first_found, plane_recovery, rank_correl
 from sae_kit.remedies import resample_dead_
 from sae_kit.sae import SAE, SAEConfig, SAEOutput, report_sae_config
 from sae_kit.saelens import load_saelens, save_saelens
+from sae_kit.scoring import ScoringConfig, ScoringResult, score_latents
 from sae_kit.stacked import ResidualSource, StackedResult, StackedSAE, train_stacked
 from sae_kit.sweep import GridResult, goldilocks_zone, report_alphas, report_sizes, train_grid
 from sae_kit.tms import TMSConfig, TMSData, TMSResult, check_superposition, train_tms
 from sae_kit.toy_data import DataSource, ToyData, ToyDataConfig, activation_probabilities, toy_data_stats
 from sae_kit.train import TrainConfig, TrainResult, evaluate, report_train_config, train_sae
+from sae_kit.undertraining import LengthSweepResult, length_sweep
 
 __version__ = "0.1.0"
 
@@ -85,4 +90,7 @@ __all__ = [
     "TMSConfig", "TMSResult", "TMSData", "train_tms", "check_superposition", "geometry", "phase",
     "feature_norms", "feature_dimensionality", "dimensions_per_feature", "superposition", "feature_cosines",
     "interference_stats", "exercises",
+    "DFASummary", "dfa_summary", "direct_feature_attribution", "flatten_heads", "planted_heads", "DeepSAE", "DeepSAEConfig",
+    "DeepSAEResult", "train_deep_sae", "CoreMetrics", "core_metrics", "ScoringConfig", "ScoringResult", "score_latents",
+    "LengthSweepResult", "length_sweep",
 ]
