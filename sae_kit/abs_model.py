@@ -158,7 +158,7 @@ def train_abs_model(cfg: AbsModelConfig) -> AbsModelResult:
                           loss_history=hist.cpu(), cfg=cfg, seconds=seconds)
 
 
-def neuron_motifs(W1: torch.Tensor, W2: torch.Tensor, threshold: float = 0.1) -> dict[str, torch.Tensor]:
+def neuron_motifs(W1: torch.Tensor, W2: torch.Tensor, threshold: float = 0.2) -> dict[str, torch.Tensor]:
     """Which features each hidden neuron serves, and whether it serves several with opposite signs.
 
     Neuron j carries feature i on the path x_i → h_j → y_i with strength s_ji = |W₁[j, i]| · ReLU(W₂[i, j]) (only a
@@ -188,8 +188,8 @@ def neuron_motifs(W1: torch.Tensor, W2: torch.Tensor, threshold: float = 0.1) ->
     return out
 
 
-def motif_claim(probabilities: Sequence[float], asymmetric_fraction: Sequence[float], min_sparse: float = 0.3,
-                max_dense: float = 0.1) -> dict:
+def motif_claim(probabilities: Sequence[float], asymmetric_fraction: Sequence[float], min_sparse: float = 0.5,
+                max_dense: float = 0.25) -> dict:
     """Elhage et al.'s computation-in-superposition claim: dense models keep neurons monosemantic, sparse ones pack
     several features per neuron with the asymmetric motif.
 

@@ -139,8 +139,9 @@ def test_score_against_hand_made_codes():
     assert s.match.tolist() == [[0, 1, 2, 2]]
     assert torch.allclose(s.precision[0], torch.tensor([1.0, 1.0, 1.0, 0.5]))
     assert torch.allclose(s.recall[0], torch.tensor([1.0, 1.0, 1.0, 1.0]))
-    assert torch.allclose(s.mcs[0], torch.ones(3), atol=1e-6) and s.mmcs.shape == (1,)
-    assert abs(float(s.mcc[0]) - 1.0) < 1e-6
+    c0 = 1 / math.sqrt(1.01)  # cos of latent 0 with direction 0
+    assert torch.allclose(s.mcs[0], torch.tensor([c0, 1.0, 1.0]), atol=1e-6) and s.mmcs.shape == (1,)
+    assert abs(float(s.mcc[0]) - (c0 + 2) / 3) < 1e-6
     dead = score_sae_on_abs(torch.zeros(4, 4), decoder, known, labels)
     assert torch.isnan(dead.precision).all() and not dead.alive.any()
     with pytest.raises(ValueError, match="labels"):
