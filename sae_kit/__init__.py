@@ -8,7 +8,7 @@
 
 from sae_kit import claims, figures_png, geometry, html_report, lm_analysis, phase, plots, report, widgets
 from sae_kit._util import is_headless, native_bf16, resolve_device
-from sae_kit.abs_hidden import AbsHiddenData, AbsSAEScore, plain_counterpart, score_sae_on_abs
+from sae_kit.abs_hidden import AbsHiddenData, AbsSAEScore, compare_with_plain, plain_counterpart, score_sae_on_abs
 from sae_kit.abs_model import AbsModelConfig, AbsModelResult, motif_claim, neuron_motifs, train_abs_model
 from sae_kit.absorption import (
     AbsorptionScore,
@@ -97,7 +97,7 @@ __all__ = [
     "feature_norms", "feature_dimensionality", "dimensions_per_feature", "superposition", "feature_cosines",
     "interference_stats",
     "AbsModelConfig", "AbsModelResult", "train_abs_model", "neuron_motifs", "motif_claim", "AbsHiddenData", "AbsSAEScore",
-    "score_sae_on_abs", "plain_counterpart", "HierarchyConfig", "HierarchyData", "matryoshka_loss", "ToySAE",
+    "score_sae_on_abs", "plain_counterpart", "compare_with_plain", "HierarchyConfig", "HierarchyData", "matryoshka_loss", "ToySAE",
     "ToySAEConfig", "train_toy_sae", "AbsorptionScore", "absorption_scores", "absorption_claim", "CollapseConfig",
     "CollapseResult", "run_collapse", "collapse_alpha", "fit_power_law", "collapse_claim",
 ]

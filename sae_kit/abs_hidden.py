@@ -28,7 +28,7 @@ from sae_kit._util import check_positive_int, check_range, resolve_device
 from sae_kit.abs_model import AbsModelResult, sample_abs_batch
 from sae_kit.metrics import cosine_matrix, mcc, mcs
 
-__all__ = ["AbsHiddenData", "AbsSAEScore", "score_sae_on_abs", "plain_counterpart"]
+__all__ = ["AbsHiddenData", "AbsSAEScore", "score_sae_on_abs", "plain_counterpart", "compare_with_plain"]
 
 
 class AbsHiddenData:
@@ -152,3 +152,33 @@ def plain_counterpart(result: AbsModelResult, instance: int = 0, steps: int | No
     return TMSConfig(n_features=cfg.n_features, d_hidden=cfg.d_hidden, n_instances=1,
                      feature_probability=float(result.feature_probability[instance]), importance=cfg.importance,
                      steps=steps or cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, seed=seed, device=cfg.device)
+
+
+def _score_source(data, sae, n_samples: int, seed: int) -> AbsSAEScore:
+    """Score a trained `SAE` row on a fresh sample of a data source whose coefficients are > 0 where a part is on."""
+    g = torch.Generator(device=data.device).manual_seed(seed)
+    h, c = data.sample(n_samples, g)
+    with torch.no_grad():
+        return score_sae_on_abs(sae.encode(h), sae.dictionary, data.features, c > 0)
+
+
+def compare_with_plain(result: AbsModelResult, instance: int, sae_cfg, train_cfg, n_samples: int = 8192,
+                       seed: int = 0) -> dict[str, AbsSAEScore]:
+    """Train the same SAE row on the computing model's hidden layer and on a plain toy model's (same n, m, p,
+    importance; `plain_counterpart`, trained with `sk.train_tms`), and score both against their known directions.
+
+    sae_cfg: an `SAEConfig` whose d is d_hidden; train_cfg: a `TrainConfig` (its device must be the data's, "cpu").
+    Returns {"computing": AbsSAEScore, "plain": AbsSAEScore}; the plain model's known directions are its represented
+    features Ŵ_i and its labels "x_i > 0".
+    """
+    from sae_kit.tms import TMSData, train_tms
+    from sae_kit.train import train_sae
+
+    check_positive_int("n_samples", n_samples)
+    computing = AbsHiddenData(result, instance)
+    plain = TMSData(train_tms(plain_counterpart(result, instance, seed=seed)))
+    out = {}
+    for name, data in (("computing", computing), ("plain", plain)):
+        sae = train_sae(data, sae_cfg, train_cfg).sae
+        out[name] = _score_source(data, sae, n_samples, seed)
+    return out

@@ -169,3 +169,13 @@ def test_plain_counterpart_matches_the_setting():
     assert torch.allclose(cfg.importances()[0], res.cfg.importances())
     with pytest.raises(ValueError, match="instance"):
         plain_counterpart(res, instance=2)
+
+
+def test_compare_with_plain_scores_both_models():
+    res = train_abs_model(small(n_features=6, d_hidden=4, feature_probability=[0.1], steps=100))
+    out = sk.compare_with_plain(res, 0, sk.SAEConfig(d=4, d_sae=8, l1_coeff=0.1),
+                                sk.TrainConfig(steps=30, batch_size=64, progress=False, device="cpu", matmul_dtype="float32"),
+                                n_samples=512)
+    assert set(out) == {"computing", "plain"}
+    assert out["computing"].mcs.shape[1] == AbsHiddenData(res).features.shape[0]
+    assert out["plain"].precision.shape == (1, 8) and 0 <= float(out["plain"].mmcs[0]) <= 1

@@ -48,7 +48,7 @@ def test_fit_recovers_a_known_power_law_and_its_t_interval():
     fit = fit_power_law(sizes, a)
     x = torch.tensor(sizes, dtype=torch.float64).log()
     naive = [stats.linregress(x.numpy(), a[i].log().numpy()).slope for i in range(3)]
-    assert torch.allclose(torch.tensor(fit.seed_slopes), torch.tensor(naive, dtype=torch.float64))
+    assert torch.allclose(torch.tensor(fit.seed_slopes, dtype=torch.float64), torch.tensor(naive, dtype=torch.float64))
     pooled = stats.linregress(x.repeat(3).numpy(), a.log().reshape(-1).numpy())
     assert math.isclose(fit.slope, pooled.slope, rel_tol=1e-9) and math.isclose(fit.intercept, pooled.intercept, rel_tol=1e-9)
     mean, sem = sum(naive) / 3, stats.sem(naive)
