@@ -125,16 +125,19 @@ def test_toy_sae_config_checks_and_determinism():
         train_toy_sae(data, ToySAEConfig(d=10, d_sae=10, steps=1))
 
 
-def test_flat_sae_absorbs_and_matryoshka_does_not():
-    """Nabeshima's tree, 800 steps: the flat L1 SAE's parent latents skip child-active samples; with prefixes
-    (3, 6, 12, 20) the first three latents must reconstruct the parents alone and keep firing with the children."""
+def test_flat_sae_absorbs_and_matryoshka_and_tying_do_not():
+    """Nabeshima's tree, 1,000 steps at α = 0.01: the flat L1 SAE's parent latents skip child-active samples; with
+    prefixes (3, 6, 12, 20) the first three latents must reconstruct the parents alone and keep firing with the
+    children; a tied SAE's parent latent reads its own decoder direction and cannot learn to ignore the children."""
     data = HierarchyData()
     x, c = data.sample(8192, torch.Generator().manual_seed(123))
     scores = {}
-    for name, kw in (("flat", {}), ("matryoshka", dict(prefixes=[3, 6, 12, 20]))):
-        sae = train_toy_sae(data, ToySAEConfig(l1_coeff=0.02, steps=800, **kw)).sae
+    for name, kw in (("flat", {}), ("matryoshka", dict(prefixes=[3, 6, 12, 20])), ("tied", dict(tied=True))):
+        sae = train_toy_sae(data, ToySAEConfig(l1_coeff=0.01, steps=1000, **kw)).sae
         with torch.no_grad():
             scores[name] = absorption_scores(data, sae.encode(x), c, sae.W_dec, sae.encoder)
-    flat, mat = float(scores["flat"].absorption[0]), float(scores["matryoshka"].absorption[0])
+    flat, mat, tied = (float(scores[k].absorption[0]) for k in ("flat", "matryoshka", "tied"))
     assert absorption_claim(flat, mat)["replicated"], (flat, mat)
+    assert absorption_claim(flat, tied, name="tied weights")["replicated"], (flat, tied)
     assert float(scores["flat"].recall_parent_only.mean()) > 0.9  # the parent latent is a parent latent
+    assert float(scores["flat"].mean_share[0]) > 0.5  # child latents carry the parent direction
