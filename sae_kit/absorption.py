@@ -78,13 +78,14 @@ class ToySAEConfig:
     """Data dimension."""
     d_sae: int = 20
     """Latents (Nabeshima's toy: 20, one per true feature)."""
-    l1_coeff: float | Sequence[float] = 0.05
-    """α per instance (L1 = mean over batch of Σ_j c_j). ≥ 0."""
+    l1_coeff: float | Sequence[float] = 0.01
+    """α per instance (L1 = mean over batch of Σ_j c_j). ≥ 0. On the default tree the flat SAE absorbs at 0.005–0.03
+    and every latent dies at 0.1."""
     prefixes: Sequence[int] | None = None
     """Matryoshka prefix sizes (ascending, ending at d_sae); None: a flat SAE."""
     tied: bool = False
     """Encoder = decoder (W_enc ≡ W_dec) as in Chanin's toy remedy."""
-    steps: int = 3000
+    steps: int = 1500
     batch_size: int = 256
     lr: float = 1e-2
     """Adam's peak learning rate (cosine decay to 5 %). > 0."""
