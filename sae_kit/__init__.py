@@ -8,9 +8,21 @@
 
 from sae_kit import claims, exercises, figures_png, geometry, html_report, lm_analysis, phase, plots, report, widgets
 from sae_kit._util import is_headless, native_bf16, resolve_device
+from sae_kit.abs_hidden import AbsHiddenData, AbsSAEScore, compare_with_plain, plain_counterpart, score_sae_on_abs
+from sae_kit.abs_model import AbsModelConfig, AbsModelResult, motif_claim, neuron_motifs, train_abs_model
+from sae_kit.absorption import (
+    AbsorptionScore,
+    ToySAE,
+    ToySAEConfig,
+    absorption_claim,
+    absorption_scores,
+    matryoshka_loss,
+    train_toy_sae,
+)
 from sae_kit.activations import collect_activations, flatten_positions
 from sae_kit.attribution import DFASummary, dfa_summary, direct_feature_attribution, flatten_heads, planted_heads
 from sae_kit.claims import ratio_claims, sae_training_claims, stacked_claim, tms_claims, toolbox_claims
+from sae_kit.collapse import CollapseConfig, CollapseResult, collapse_alpha, collapse_claim, fit_power_law, run_collapse
 from sae_kit.compare import Recipe, RecipeResult, compare_recipes, frontier_gap, recommend, samples_to_mmcs
 from sae_kit.corpus import (
     Corpus,
@@ -34,6 +46,7 @@ from sae_kit.geometry import (
     superposition,
 )
 from sae_kit.heldout import StorySplit, evaluate_heldout, expected_unseen, firing_counts, split_by_story, story_bounds
+from sae_kit.hierarchy import HierarchyConfig, HierarchyData
 from sae_kit.io import load_checkpoint, read_json, save_checkpoint, write_json
 from sae_kit.lm import LMConfig, TinyLM, TransformerLensAdapter, load_lm, save_lm
 from sae_kit.lm_metrics import CoreMetrics, core_metrics
@@ -93,4 +106,8 @@ __all__ = [
     "DFASummary", "dfa_summary", "direct_feature_attribution", "flatten_heads", "planted_heads", "DeepSAE", "DeepSAEConfig",
     "DeepSAEResult", "train_deep_sae", "CoreMetrics", "core_metrics", "ScoringConfig", "ScoringResult", "score_latents",
     "LengthSweepResult", "length_sweep",
+    "AbsModelConfig", "AbsModelResult", "train_abs_model", "neuron_motifs", "motif_claim", "AbsHiddenData", "AbsSAEScore",
+    "score_sae_on_abs", "plain_counterpart", "compare_with_plain", "HierarchyConfig", "HierarchyData", "matryoshka_loss", "ToySAE",
+    "ToySAEConfig", "train_toy_sae", "AbsorptionScore", "absorption_scores", "absorption_claim", "CollapseConfig",
+    "CollapseResult", "run_collapse", "collapse_alpha", "fit_power_law", "collapse_claim",
 ]
