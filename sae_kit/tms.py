@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from sae_kit._util import check_positive_int, check_range, derive_seed, progress, resolve_device
+from sae_kit._util import check_memory, check_positive_int, check_range, derive_seed, progress, resolve_device
 
 __all__ = ["TMSConfig", "TMSResult", "train_tms", "sample_tms_batch", "tms_loss", "tms_loss_and_grad", "TMSData", "check_superposition"]
 
@@ -79,6 +79,9 @@ class TMSConfig:
         if not isinstance(self.seed, int):
             raise ValueError(f"seed must be an int, got {self.seed!r}")
         resolve_device(self.device)
+        sizes = {k: getattr(self, k) for k in ("n_features", "d_hidden", "n_instances", "n_seeds", "batch_size", "n_eval")}
+        check_memory(sizes, self.n_instances * self.n_seeds * self.n_features * max(self.batch_size, self.n_eval, self.d_hidden),
+                     "a [inst·seed, batch, feat] batch of inputs (or the [inst·seed, d_hidden, feat] weights)")
         self.probabilities()
         self.importances()
 

@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from sae_kit._util import check_positive_int, check_range, derive_seed, resolve_device
+from sae_kit._util import check_memory, check_positive_int, check_range, derive_seed, resolve_device
 
 __all__ = ["DataSource", "ToyDataConfig", "ToyData", "activation_probabilities", "toy_data_stats"]
 
@@ -72,6 +72,10 @@ class ToyDataConfig:
         check_range("magnitude_decay", self.magnitude_decay, 0.0, 1.0, low_open=True)
         if not isinstance(self.seed, int):
             raise ValueError(f"seed must be an int, got {self.seed!r}")
+        check_memory({"n_features": self.n_features, "d": self.d}, self.n_features * self.d, "the [feat, d] feature directions")
+        if self.correlated:
+            check_memory({"n_features": self.n_features}, 3 * self.n_features**2, "the correlated variant's [feat, feat] "
+                         "correlation matrix and its Cholesky factor", bytes_per_number=8)
         p_max = float(activation_probabilities(self.n_features, self.avg_active, self.decay).max())
         limit = 0.5 if self.correlated else 1.0
         if p_max > limit:
