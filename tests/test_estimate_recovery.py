@@ -125,6 +125,18 @@ def test_plane_data_is_rotation_invariant_in_its_plane():
     assert float(on.float().mean()) == pytest.approx(float(data.probabilities[0]), abs=0.01)
 
 
+def test_nonnegative_plane_data_fills_a_quadrant():
+    data = sk.PlaneData(small_data_cfg(device="cpu"), nonnegative=True)
+    c = data.sample_coefficients(20_000, torch.Generator().manual_seed(0))
+    on = c[:, 0] != 0
+    pair = c[on][:, :2]
+    assert (pair >= 0).all() and torch.equal(on, c[:, 1] != 0)
+    angles = torch.rad2deg(torch.atan2(pair[:, 1], pair[:, 0]))
+    assert float(angles.min()) < 2 and float(angles.max()) > 88  # the whole quadrant, edges f0 and f1
+    with pytest.raises(ValueError, match="nonnegative"):
+        sk.PlaneData(small_data_cfg(device="cpu"), nonnegative=1)
+
+
 def test_plane_recovery_measures_the_plane_not_the_basis():
     data = sk.PlaneData(small_data_cfg(device="cpu"))
     p = data.plane
