@@ -8,9 +8,10 @@ Data: x_i = 0 with probability S = 1 − p, else U[0, 1) (p: the feature probabi
 Training as in Elhage et al.'s notebook (AdamW, torch's default weight decay 0.01, batch 1024, W xavier-normal,
 b = 0), except the defaults' learning rate: 1e-2 with a cosine decay over 3,000 steps reaches their published
 geometries (n = 5, m = 2: two orthogonal features when dense, a pentagon when sparse; n = 20, m = 5: more features as
-sparsity grows) from a single seed, where their lr 1e-3 needs ~10,000 steps (tested in tests/test_tms.py). The instance axis holds one model per *setting* (its own feature probability and importance)
-times `n_seeds` seeds; after training, the seed with the lowest held-out loss is kept for every setting (clean
-geometry needs several seeds: a single run can stall in a worse local optimum).
+sparsity grows) from a single seed, where their lr 1e-3 needs ~10,000 steps (tested in tests/test_tms.py).
+The instance axis holds one model per *setting* (its own feature probability and importance) times `n_seeds` seeds;
+after training, the seed with the lowest held-out loss is kept for every setting (at lr 1e-3 and in harder
+settings a single run can stall in a worse local optimum).
 
 Dimension names: `inst` settings (instances), `seed`, `batch`, `feat` (n), `d_hidden` (m).
 The geometry metrics (dimensionality, D*, interference) live in `sae_kit.geometry`.
