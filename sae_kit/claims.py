@@ -197,21 +197,13 @@ def _estimate_claim(estimates: dict) -> Claim:
         bracketed = min(e.d_sae_values) < g < max(e.d_sae_values)
         hit = bracketed and e.bound == "exact" and e.contains(g)
         ok &= hit
-        parts.append(f"G = {g}: {e.estimate}, G ∈ {_show_interval(e)} ({e.bound}, {e.rule}){'' if hit else ' ✗'}")
+        parts.append(f"G = {g}: {e.estimate}, G ∈ {e.interval_text} ({e.bound}, {e.rule}){'' if hit else ' ✗'}")
     return Claim(
         "feature_count_estimate",
         "Dictionary-to-dictionary MMCS and dead-latent onset estimate the number of features without ground truth",
         SHARKEY_2022, "the number of features is where dictionary-to-dictionary MMCS stops rising",
         "; ".join(parts), bool(ok),
     )
-
-
-def _show_interval(e) -> str:
-    """(16, 32] style, with ∞ at an open end."""
-    lo, hi = e.interval
-    left = "(−∞" if lo is None else f"{e.ends[0]}{lo}"
-    right = "∞)" if hi is None else f"{hi}{e.ends[1]}"
-    return f"{left}, {right}"
 
 
 def stacked_claim(fve_by_depth: Sequence[float], wide_fve: float) -> Claim:

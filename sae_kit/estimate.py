@@ -75,8 +75,15 @@ class FeatureCountEstimate:
         hi_ok = self.high is None or (g <= self.high if self.ends[1] == "]" else g < self.high)
         return lo_ok and hi_ok
 
+    @property
+    def interval_text(self) -> str:
+        """The interval as text, "(16, 32]" or "[128, ∞)" (∞: an open end)."""
+        left = "(−∞" if self.low is None else f"{self.ends[0]}{self.low}"
+        right = "∞)" if self.high is None else f"{self.high}{self.ends[1]}"
+        return f"{left}, {right}"
+
     def to_dict(self) -> dict:
-        return {**asdict(self), "interval": list(self.interval)}
+        return {**asdict(self), "interval": list(self.interval), "interval_text": self.interval_text}
 
 
 def _evidence(sae_sets: GridResult | Sequence[TrainResult]) -> dict:
