@@ -381,3 +381,17 @@ def test_ratio_claims_fail(claim_id, edit):
     else:
         s.stats["tms"] = [{"antipodal_fraction": 0.6}] * 6
     assert_only_fails(C.ratio_claims(s), claim_id)
+
+
+def test_interference_claim_on_real_random_directions():
+    """Independent random draws per ratio pass; directions squeezed into half the dimensions do not match (n − 1)/d."""
+    from sae_kit.ratios import placement_stats
+
+    d, ratios = 8, [1, 2, 4, 8, 16, 32]
+    stats = [placement_stats(sk.geometry.random_directions(r * d, d, seed=100 + i).T) for i, r in enumerate(ratios)]
+    assert C.interference_claim(ratios, stats, d).replicated
+    squeezed = []
+    for i, r in enumerate(ratios):
+        w = sk.geometry.random_directions(r * d, d // 2, seed=100 + i)  # [d/2, feat]
+        squeezed.append(placement_stats(torch.cat([w, torch.zeros_like(w)]).T))  # lives in 4 of the 8 dimensions
+    assert not C.interference_claim(ratios, squeezed, d).replicated
