@@ -110,8 +110,6 @@ def _dictionary_to_dictionary_claim(grid: GridResult, n_features: int) -> Claim:
 
 
 SHARKEY_2023 = "Sharkey et al. (2023), \"A small update to the Sparse Coding interim research report\""
-
-
 ANDERS_2024 = ("Anders et al. (2024), Sparse autoencoders find composed features in small toy models, "
               "https://www.lesswrong.com/posts/a5wwqza2cY3W7L9cj/sparse-autoencoders-find-composed-features-in-small-toy")
 
@@ -355,12 +353,14 @@ def ratio_claims(res) -> list[Claim]:
     ratios, alphas = res.cfg.ratios, res.cfg.alphas
     out = []
     i2 = min(range(len(ratios)), key=lambda i: abs(ratios[i] - 2))
-    # recovery above chance falls by ≥ 0.1 from n/d ≈ 2 to the largest ratio, for both placements, and at both ratios
-    # the best α lies strictly inside the α grid (a best α at the grid's edge could mean the grid, not the ratio, failed)
+    # recovery above chance falls by ≥ 0.1 from n/d ≈ 2 to the largest ratio, for both placements; at both ratios the
+    # best α lies strictly inside the α grid, or MMCS varies by < 0.02 over the whole grid (no α does better than
+    # another): a best α at the grid's edge could mean the grid, not the ratio, limited recovery
     ok, parts = True, []
     for name in res.recovery:
-        m, best = res.recovery[name], res.best_alpha[name]
-        inner = all(alphas.index(best[i]) not in (0, len(alphas) - 1) for i in (i2, len(ratios) - 1))
+        m, best, rows = res.recovery[name], res.best_alpha[name], res.mmcs_all[name]
+        inner = all(alphas.index(best[i]) not in (0, len(alphas) - 1) or max(rows[i]) - min(rows[i]) < 0.02
+                    for i in (i2, len(ratios) - 1))
         ok &= m[-1] <= m[i2] - 0.1 and inner
         parts.append(f"{name}: MMCS above chance {m[i2]:.2f} at n/d = {ratios[i2]:g}, {m[-1]:.2f} at {ratios[-1]:g} "
                      f"(best α {best[i2]:.3g}, {best[-1]:.3g}{'' if inner else ': at the α grid edge'})")

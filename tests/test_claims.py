@@ -349,19 +349,26 @@ def sweep02(d: int = 8):
     tms = [{"antipodal_fraction": a} for a in (0.0, 1.0, 0.8, 0.5, 0.3, 0.1)]
     cfg = SimpleNamespace(ratios=ratios, alphas=alphas, d=d)
     rec = [0.9, 0.9, 0.7, 0.5, 0.3, 0.2]
+    rows = [[0.8, 0.95, 0.85]] * 2 + [[0.8, 0.85, 0.82]] * 4  # [ratio][alpha] MMCS: α matters at every ratio
     return SimpleNamespace(cfg=cfg, recovery={"random": list(rec), "tms": list(rec)},
-                           best_alpha={"random": [0.1] * 6, "tms": [0.1] * 6}, stats={"random": random, "tms": tms})
+                           best_alpha={"random": [0.1] * 6, "tms": [0.1] * 6}, stats={"random": random, "tms": tms},
+                           mmcs_all={"random": [list(r) for r in rows], "tms": [list(r) for r in rows]})
 
 
 def test_ratio_claims_pass():
     v = verdicts(C.ratio_claims(sweep02()))
     assert set(v) == {"recovery_falls_beyond_2", "interference_grows", "tms_antipodal_then_interfering"}
     assert all(v.values()), v
+    flat = sweep02()
+    flat.best_alpha["tms"][-1] = 1.0  # at the edge, but MMCS is flat over α there
+    flat.mmcs_all["tms"][-1] = [0.81, 0.815, 0.82]
+    assert verdicts(C.ratio_claims(flat))["recovery_falls_beyond_2"]  # flat over α: the grid is not what limits it
 
 
 @pytest.mark.parametrize("claim_id, edit", [
     ("recovery_falls_beyond_2", "flat_recovery"),
     ("recovery_falls_beyond_2", "alpha_at_edge"),
+    ("recovery_falls_beyond_2", "alpha_at_edge_ratio_2"),
     ("interference_grows", "flat"),
     ("interference_grows", "not_random"),
     ("tms_antipodal_then_interfering", "antipodal_flat"),
@@ -370,8 +377,10 @@ def test_ratio_claims_fail(claim_id, edit):
     s = sweep02()
     if edit == "flat_recovery":
         s.recovery["tms"] = [0.5] * 6
-    elif edit == "alpha_at_edge":
+    elif edit == "alpha_at_edge":  # the best α at the grid's edge where α matters (MMCS varies by 0.1 over α)
         s.best_alpha["random"][-1] = 1.0
+    elif edit == "alpha_at_edge_ratio_2":
+        s.best_alpha["tms"][1] = 0.01
     elif edit == "flat":  # the same worst interference at every ratio
         for st in s.stats["random"]:
             st["mean_max_cos"] = 0.6
