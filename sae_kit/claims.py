@@ -333,19 +333,20 @@ def sticky_claim(st: dict) -> Claim:
     """Sticky dimensionality, beyond what a smooth spread gives (`geometry.sticky_statistics` on st["d_star"] and
     st["d_rep"]): replicated when (a) at least half of the D_i (settings with D* ≥ 0.35) lie within 0.02 of 1, 3/4,
     2/3, 1/2 or 2/5, and at least twice the share a uniform spread over the same range would put there; and (b) D*
-    stays within 0.03 of 1/2 over ≥ 2 consecutive sparsities, at least twice as many as a smooth decline over the same
-    range would leave there."""
+    plateaus at 1/2: between two consecutive sparsities both within 0.05 of 1/2 it moves by at most a third of its
+    mean step over the sweep."""
     from sae_kit.geometry import sticky_statistics
 
     s = sticky_statistics(st["d_star"], st["d_rep"], STICKY_FRACTIONS)
     clustered = s["fraction_at_fractions"] >= 0.5 and s["fraction_at_fractions"] >= 2 * s["uniform_fraction"]
-    plateau = s["plateau_run"] >= 2 and s["plateau_run"] >= 2 * s["plateau_expected_smooth"]
+    plateau = s["plateau_step"] is not None and s["plateau_step"] <= s["mean_step"] / 3
     on = [round(st["inv_density"][i], 1) for i in s["plateau_settings"]]
+    step = "none" if s["plateau_step"] is None else f"{s['plateau_step']:.3f}"
     return Claim("sticky_dimensionality", "Dimensionality sticks at simple fractions; D* plateaus at 1/2 over a range of sparsity",
                  ELHAGE_2022, "D_i clusters at 1, 3/4, 2/3, 1/2, 2/5; a plateau of D* at 1/2",
                  f"{s['fraction_at_fractions']:.0%} of D_i within 0.02 of a published fraction (a uniform spread: "
-                 f"{s['uniform_fraction']:.0%}); D* within 0.03 of 1/2 at 1/(1−S) = {on}, longest run {s['plateau_run']} "
-                 f"(a smooth decline: {s['plateau_expected_smooth']:.1f})", bool(clustered and plateau))
+                 f"{s['uniform_fraction']:.0%}); D* within 0.05 of 1/2 at 1/(1−S) = {on}, flattest step there {step} "
+                 f"(mean step {s['mean_step']:.3f})", bool(clustered and plateau))
 
 
 def ratio_claims(res) -> list[Claim]:

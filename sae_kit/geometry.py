@@ -164,27 +164,24 @@ def window_share(targets, tol: float, low: float, high: float) -> float:
     return covered / (high - low)
 
 
-def sticky_statistics(d_star, d_rep, targets, tol: float = 0.02, plateau: float = 1 / 2, plateau_tol: float = 0.03,
+def sticky_statistics(d_star, d_rep, targets, tol: float = 0.02, plateau: float = 1 / 2, plateau_tol: float = 0.05,
                       min_d_star: float = 0.35) -> dict:
     """Do D_i stick at simple fractions, and does D* plateau, beyond what a smooth spread would give?
 
     d_star [setting] D* per sparsity (in sweep order); d_rep [setting][represented] D_i of the represented features.
     - clustering: the share of D_i (settings with D* ≥ `min_d_star`) within `tol` of a target fraction, against the
       share a uniform spread over the same range [min D_i, max D_i] would give (`window_share`);
-    - plateau: the longest run of consecutive settings with |D* − `plateau`| ≤ `plateau_tol`, against the number of
-      settings a smooth decline over the same range would leave there: n_settings · 2·plateau_tol / (max D* − min D*).
+    - plateau: the flattest step |D*_{k+1} − D*_k| between consecutive settings both within `plateau_tol` of
+      `plateau`, against D*'s mean step over the sweep, mean_k |D*_{k+1} − D*_k| (a smooth, even decline has every
+      step equal to the mean; a plateau has a step far below it).
     Elhage et al. (2022), "Feature dimensionality": https://transformer-circuits.pub/2022/toy_model/index.html
     """
     near = [d for ds, ds_ in zip(d_rep, d_star) if ds_ >= min_d_star for d in ds]
     lo, hi = (min(near), max(near)) if near else (0.0, 0.0)
-    at = fraction_near(near, targets, tol)
-    uniform = window_share(targets, tol, lo, hi) if near else 1.0
-    span = max(d_star) - min(d_star)
+    steps = [abs(b - a) for a, b in zip(d_star, d_star[1:])]
     on = [i for i, v in enumerate(d_star) if abs(v - plateau) <= plateau_tol]
-    run = best = 0
-    for i in range(len(d_star)):  # the longest run of consecutive settings on the plateau
-        run = run + 1 if i in on else 0
-        best = max(best, run)
-    smooth = len(d_star) * min(1.0, 2 * plateau_tol / span) if span > 0 else float(len(d_star))
-    return {"fraction_at_fractions": at, "uniform_fraction": uniform, "n_values": len(near), "tol": tol,
-            "plateau_settings": on, "plateau_run": best, "plateau_expected_smooth": smooth, "plateau_tol": plateau_tol}
+    flat = [steps[i] for i in on if i + 1 in on]
+    return {"fraction_at_fractions": fraction_near(near, targets, tol), "n_values": len(near), "tol": tol,
+            "uniform_fraction": window_share(targets, tol, lo, hi) if near else 1.0,
+            "plateau_settings": on, "plateau_step": min(flat) if flat else None,
+            "mean_step": sum(steps) / len(steps) if steps else 0.0, "plateau_tol": plateau_tol}
