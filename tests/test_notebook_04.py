@@ -1,7 +1,7 @@
 """Notebook 04 (MCS histograms, recovery order, the composed plane, the feature-count estimate): the CI profile's figures.
 
 The CI profile is small (16 dimensions, 500 steps): these checks state what it measures, including the estimator's
-miss, so a change in the science shows up as a failure here.
+miss and the mixture claim's miss at d_sae ≥ G, so a change in the science shows up as a failure here.
 """
 
 import sae_kit as sk
@@ -64,8 +64,8 @@ def test_plane_recovered_up_to_rotation(executed):
     assert min(min(rec["mcs"]) for rec in fig["plane"]) < 0.95  # the basis picked is not the ground truth's
     inside = [any(15 <= a % 360 <= 75 for a in rec["angles_deg"]) for rec in fig["plane_nonneg"]]
     assert claims["composed_nonnegative"]["replicated"] == (2 * sum(inside) > len(inside))
-    for rec in fig["plane_nonneg"]:  # non-negative data: the quadrant is covered from inside it
-        assert len(rec["principal_angles_deg"]) == 2 and max(rec["principal_angles_deg"]) <= 15
+    for rec in fig["plane_nonneg"]:  # non-negative data: ≥ 2 directions in the plane cover the quadrant
+        assert len(rec["principal_angles_deg"]) == 2 and max(rec["principal_angles_deg"]) <= 25
 
 
 def test_feature_count_estimates(executed):
