@@ -115,9 +115,10 @@ def estimate_at(d2d, dead_fraction, sizes=(128, 256, 512, 1024, 2048)):
 
 
 def test_lm_claims_criteria():
-    at_512 = estimate_at([0.5, 0.7, 0.9, 0.91], [0] * 5)  # levels off at 512: 512–1024
+    # levels off at the pair (512, 1024): D_512 holds the features, D_256 did not → 256 < G ≤ 512
+    at_512 = estimate_at([0.5, 0.7, 0.9, 0.91], [0] * 5)
     claims = la.lm_claims(at_512, 350, {"feature": 3, "precision": 0.9, "recall": 0.7}, 0.5, 0.0)
-    assert all(c.replicated for c in claims) and "512–1024" in claims[0].ours
+    assert all(c.replicated for c in claims) and "256–512" in claims[0].ours
     with_size = la.lm_claims(at_512, 350, {"feature": 3, "precision": 0.9, "recall": 0.7, "d_sae": 1024}, 0.5, 0.0)
     assert "feature 3 of the 1024-latent dictionary" in with_size[2].ours and "of the" not in claims[2].ours
     at_128 = estimate_at([0.9, 0.91, 0.9, 0.9], [0, 0.2, 0.3, 0.4, 0.5])  # dead above 128: 128–256
