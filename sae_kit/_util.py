@@ -18,8 +18,26 @@ def check_positive_int(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a positive integer (≥ 1), got {value!r}")
 
 
+MAX_TENSOR_BYTES = 8 * 2**30
+"""The most memory (8 GiB) a config's main tensors may need: larger sizes are refused in `__post_init__` with the
+field and the memory they would take, rather than failing deep inside the allocator."""
+
+
+def check_memory(fields: dict[str, Any], n_numbers: float, what: str, bytes_per_number: int = 4) -> None:
+    """Raise ValueError when `n_numbers` numbers (`what`, sized by `fields`, {name: value}) exceed MAX_TENSOR_BYTES;
+    the message names the largest field (the likeliest culprit), the others beside it, and the memory needed."""
+    need = float(n_numbers) * bytes_per_number
+    if need > MAX_TENSOR_BYTES:
+        name = max(fields, key=lambda k: fields[k])
+        others = ", ".join(f"{k}={v!r}" for k, v in fields.items() if k != name)
+        raise ValueError(f"{name}={fields[name]!r}{f' (with {others})' if others else ''} would need "
+                         f"{need / 2**30:,.1f} GiB for {what}; the kit's limit is {MAX_TENSOR_BYTES / 2**30:g} GiB: "
+                         f"choose a smaller {name}")
+
+
 def check_range(name: str, value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> None:
-    """Raise ValueError unless `value` is a finite number in the interval [low, high] (ends open if asked)."""
+    """Raise ValueError unless `value` is a finite number in the interval [low, high] (ends open if asked): NaN and ±inf
+    are refused even when a bound is infinite."""
     lo, hi = "(" if low_open else "[", ")" if high_open else "]"
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if ok:

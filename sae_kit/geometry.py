@@ -21,7 +21,7 @@ import torch
 __all__ = [
     "feature_norms", "feature_dimensionality", "dimensions_per_feature", "superposition", "feature_cosines",
     "interference_stats", "count_represented", "sweep_summary", "fraction_near", "random_directions", "regular_polygon",
-    "regular_simplex", "ANTIPODAL_COS", "REPRESENTED_NORM",
+    "regular_simplex", "sticky_statistics", "window_share", "ANTIPODAL_COS", "REPRESENTED_NORM",
 ]
 
 ANTIPODAL_COS = -0.95
@@ -76,7 +76,9 @@ def interference_stats(W: torch.Tensor, norm_threshold: float = REPRESENTED_NORM
 
     Returns {"n_represented", "abs_cos" (|cos| of every pair of represented features, a list), "mean_abs_cos",
     "max_interference" (largest |cos| between two represented features that are *not* an antipodal pair; 0 with
-    fewer than two), "antipodal_fraction" (fraction of represented features whose direction has an antipodal
+    fewer than two), "mean_max_cos" (mean over features of max_{j≠i} |cos(W_i, W_j)|: each feature's worst
+    interference), "mean_sum_cos2" (mean over features of Σ_{j≠i} cos²(W_i, W_j); (k − 1)/d for k random directions
+    in d dimensions, since E cos² = 1/d), "antipodal_fraction" (fraction of represented features whose direction has an antipodal
     partner, cos ≤ `antipodal_cos`), "antipodal_pairs" (number of such pairs), "dimensions_per_feature" (D*)}.
     """
     if W.dim() != 2:
@@ -91,6 +93,7 @@ def interference_stats(W: torch.Tensor, norm_threshold: float = REPRESENTED_NORM
     in_pair[iu[0][antipodal]] = True
     in_pair[iu[1][antipodal]] = True
     others = pair_cos[~antipodal].abs()
+    off = cos.abs().fill_diagonal_(0.0) if k >= 2 else cos.abs()  # [k, k], |cos| with the diagonal zeroed
     return {
         "n_represented": k,
         "abs_cos": pair_cos.abs().tolist(),
@@ -99,6 +102,8 @@ def interference_stats(W: torch.Tensor, norm_threshold: float = REPRESENTED_NORM
         "antipodal_fraction": float(in_pair.float().mean()) if k else 0.0,
         "antipodal_pairs": int(antipodal.sum()),
         "dimensions_per_feature": float(dimensions_per_feature(W)),
+        "mean_max_cos": float(off.max(dim=1).values.mean()) if k >= 2 else 0.0,
+        "mean_sum_cos2": float(off.pow(2).sum(dim=1).mean()) if k >= 2 else 0.0,
     }
 
 
@@ -144,3 +149,39 @@ def fraction_near(values, targets, tol: float = 0.05) -> float:
         return 0.0
     t = torch.as_tensor(list(targets), dtype=torch.float64)
     return float(((v[:, None] - t[None, :]).abs() <= tol).any(dim=1).double().mean())
+
+
+def window_share(targets, tol: float, low: float, high: float) -> float:
+    """Share of [low, high] within `tol` of any target: what a value spread uniformly over [low, high] lands in."""
+    if high <= low:
+        return 1.0
+    pieces = sorted((max(low, t - tol), min(high, t + tol)) for t in targets if t + tol >= low and t - tol <= high)
+    covered, end = 0.0, low
+    for a, b in pieces:  # union of the windows
+        a = max(a, end)
+        if b > a:
+            covered, end = covered + (b - a), b
+    return covered / (high - low)
+
+
+def sticky_statistics(d_star, d_rep, targets, tol: float = 0.02, plateau: float = 1 / 2, plateau_tol: float = 0.05,
+                      min_d_star: float = 0.35) -> dict:
+    """Do D_i stick at simple fractions, and does D* plateau, beyond what a smooth spread would give?
+
+    d_star [setting] D* per sparsity (in sweep order); d_rep [setting][represented] D_i of the represented features.
+    - clustering: the share of D_i (settings with D* ≥ `min_d_star`) within `tol` of a target fraction, against the
+      share a uniform spread over the same range [min D_i, max D_i] would give (`window_share`);
+    - plateau: the flattest step |D*_{k+1} − D*_k| between consecutive settings both within `plateau_tol` of
+      `plateau`, against D*'s mean step over the sweep, mean_k |D*_{k+1} − D*_k| (a smooth, even decline has every
+      step equal to the mean; a plateau has a step far below it).
+    Elhage et al. (2022), "Feature dimensionality": https://transformer-circuits.pub/2022/toy_model/index.html
+    """
+    near = [d for ds, ds_ in zip(d_rep, d_star) if ds_ >= min_d_star for d in ds]
+    lo, hi = (min(near), max(near)) if near else (0.0, 0.0)
+    steps = [abs(b - a) for a, b in zip(d_star, d_star[1:])]
+    on = [i for i, v in enumerate(d_star) if abs(v - plateau) <= plateau_tol]
+    flat = [steps[i] for i in on if i + 1 in on]
+    return {"fraction_at_fractions": fraction_near(near, targets, tol), "n_values": len(near), "tol": tol,
+            "uniform_fraction": window_share(targets, tol, lo, hi) if near else 1.0,
+            "plateau_settings": on, "plateau_step": min(flat) if flat else None,
+            "mean_step": sum(steps) / len(steps) if steps else 0.0, "plateau_tol": plateau_tol}

@@ -5,19 +5,21 @@ For each ratio n/d (d fixed) the features are placed in two ways:
 - **tms**: the directions a toy model of superposition (Elhage et al. 2022) learns for n uniform-importance features
   in d hidden dimensions at the same density (`TMSData`: only the features it represents are ground truth).
 Both generate SAE training data with the same per-feature density p = avg_active / n and U[0, 1) coefficients.
-A row of SAEs (one per α, `d_sae = sae_ratio · n`) is trained on each, one batched run per ratio and placement,
-and the best α's MMCS (truth → learned) and dead fraction are kept.
+A row of SAEs (one per α, `d_sae = sae_ratio · n`, L1 coefficient α · d_sae/d so that the per-latent penalty is the
+same at every ratio) is trained on each, one batched run per ratio and placement, and the best α's MMCS (truth →
+learned) and dead fraction are kept. Each ratio draws its random directions independently.
 
 Dimension names: `ratio`, `alpha`, `feat`, `d`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
 
-from sae_kit._util import check_positive_int, check_range
+from sae_kit._util import check_memory, check_positive_int, check_range, derive_seed
 from sae_kit.geometry import feature_dimensionality, interference_stats, random_directions
 from sae_kit.metrics import mmcs
 from sae_kit.sae import SAEConfig
@@ -40,8 +42,10 @@ class RatioSweepConfig:
     """Dimensions (fixed)."""
     avg_active: float = 3.0
     """Mean number of active features per sample (density p = avg_active / n), > 0 and < n."""
-    alphas: list[float] = field(default_factory=lambda: [0.01, 0.03, 0.1, 0.3])
-    """L1 coefficients of the SAE row (mean L1 convention); the best MMCS over them is reported."""
+    alphas: list[float] = field(default_factory=lambda: [0.003, 0.01, 0.03, 0.1, 0.3, 1.0])
+    """L1 coefficients of the SAE row at d_sae = d; the best MMCS over them is reported. Under the kit's mean-L1
+    convention the penalty per latent is α/d_sae, so each α is scaled by d_sae/d (α · d_sae/d is trained): the
+    per-latent penalty stays α/d at every ratio instead of shrinking 32–128× as the dictionary grows."""
     sae_ratio: float = 1.0
     """Dictionary size as a multiple of n, > 0."""
     sae_steps: int = 2000
@@ -60,20 +64,38 @@ class RatioSweepConfig:
     """Seed of the directions, the toy models, the SAEs and the data streams."""
 
     def __post_init__(self) -> None:
-        if not self.ratios or any(not (isinstance(r, (int, float)) and r > 0) for r in self.ratios):
-            raise ValueError(f"ratios must be a non-empty list of numbers > 0, got {self.ratios}")
+        if not self.ratios:
+            raise ValueError("ratios must be a non-empty list of numbers > 0, got []")
+        for i, r in enumerate(self.ratios):
+            check_range(f"ratios[{i}]", r, 0.0, math.inf, low_open=True, high_open=True)
         check_positive_int("d", self.d)
         for name in ("sae_steps", "batch_size", "tms_steps", "tms_batch_size", "tms_seeds"):
             check_positive_int(name, getattr(self, name))
+        check_range("avg_active", self.avg_active, 0.0, math.inf, low_open=True, high_open=True)
+        check_range("tms_lr", self.tms_lr, 0.0, math.inf, low_open=True, high_open=True)
+        check_range("sae_ratio", self.sae_ratio, 0.0, 1e6, low_open=True)
+        if not self.alphas:
+            raise ValueError("alphas must be a non-empty list of numbers ≥ 0, got []")
+        for i, a in enumerate(self.alphas):
+            check_range(f"alphas[{i}]", a, 0.0, math.inf, high_open=True)
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ValueError(f"seed must be an int, got {self.seed!r}")
+        n_max = max(self.n_features(r) for r in self.ratios)
         if min(self.n_features(r) for r in self.ratios) <= self.avg_active:
             raise ValueError(f"avg_active={self.avg_active} must be below the smallest number of features "
                              f"{min(self.n_features(r) for r in self.ratios)}")
-        check_range("sae_ratio", self.sae_ratio, 0.0, 1e6, low_open=True)
-        if not self.alphas or any(a < 0 for a in self.alphas):
-            raise ValueError(f"alphas must be a non-empty list of numbers ≥ 0, got {self.alphas}")
+        d_sae = max(1, round(self.sae_ratio * n_max))
+        check_memory({"ratios": max(self.ratios), "d": self.d, "sae_ratio": self.sae_ratio},
+                     max(n_max * self.d, 2 * len(self.alphas) * d_sae * self.d, self.tms_seeds * self.tms_batch_size * n_max),
+                     "the largest ratio's features, SAE weights [alpha, d, d_sae] or toy-model batch [seed, batch, feat]")
 
     def n_features(self, ratio: float) -> int:
         return max(2, round(ratio * self.d))
+
+    def l1_coeffs(self, d_sae: int) -> list[float]:
+        """The L1 coefficients trained at dictionary size d_sae: α · d_sae / d (a per-latent penalty α/d throughout)."""
+        return [a * d_sae / self.d for a in self.alphas]
+
 
 
 def placement_stats(features: torch.Tensor) -> dict:
@@ -97,6 +119,7 @@ class RatioSweepResult:
     mmcs: dict[str, list[float]]
     """Best MMCS (truth → learned) over α."""
     best_alpha: dict[str, list[float]]
+    """The best α (as given in `cfg.alphas`, before the d_sae/d scaling)."""
     dead_fraction: dict[str, list[float]]
     """Dead fraction of the best-α SAE."""
     mmcs_all: dict[str, list[list[float]]]
@@ -118,15 +141,18 @@ def ratio_sweep(cfg: RatioSweepConfig, progress: bool = False) -> RatioSweepResu
                            chance={k: [] for k in PLACEMENTS}, recovery={k: [] for k in PLACEMENTS})
     for n in ns:
         p = cfg.avg_active / n
-        random_data = ToyData(ToyDataConfig(n_features=n, d=cfg.d, avg_active=cfg.avg_active, decay=1.0, seed=cfg.seed,
-                                            device="cpu"))
+        # an independent draw of directions per ratio: with one seed the n directions would be a prefix of one stream
+        # (a nested set), and statistics like max |cos| would rise with n by construction
+        random_data = ToyData(ToyDataConfig(n_features=n, d=cfg.d, avg_active=cfg.avg_active, decay=1.0,
+                                            seed=derive_seed(cfg.seed, f"ratio-{n}") % 2**31, device="cpu"))
         tms = train_tms(TMSConfig(n_features=n, d_hidden=cfg.d, feature_probability=p, importance=1.0, n_seeds=cfg.tms_seeds,
                                   steps=cfg.tms_steps, lr=cfg.tms_lr, batch_size=cfg.tms_batch_size, seed=cfg.seed, n_eval=2048))
         tms_data = TMSData(tms)
         for name, data in (("random", random_data), ("tms", tms_data)):
             res.ground_truth[name].append(int(data.features.shape[0]))
             res.stats[name].append(placement_stats(data.features))
-            sae_cfg = SAEConfig(d=cfg.d, d_sae=max(1, round(cfg.sae_ratio * n)), l1_coeff=list(cfg.alphas), seed=cfg.seed)
+            d_sae = max(1, round(cfg.sae_ratio * n))
+            sae_cfg = SAEConfig(d=cfg.d, d_sae=d_sae, l1_coeff=cfg.l1_coeffs(d_sae), seed=cfg.seed)
             run = train_sae(data, sae_cfg, TrainConfig(steps=cfg.sae_steps, batch_size=cfg.batch_size, seed=cfg.seed,
                                                         device="cpu", progress=progress, eval_every=cfg.sae_steps,
                                                         mmcs_every=cfg.sae_steps))

@@ -55,9 +55,19 @@ class PlaneData(ToyData):
     φ ~ U[0, 2π): a distribution that any rotation of the plane leaves unchanged, so no basis of span(f_0, f_1) is
     special. The coefficients are signed, so an SAE (non-negative codes) needs ≥ 3 directions in the plane to
     rebuild it. The pair's two directions are made orthogonal, so the plane is the only thing to recover.
+
+    `nonnegative=True`: φ ~ U[0, π/2), non-negative amplitudes of two co-occurring features. The samples then fill a
+    quarter disc whose edges are f_0 and f_1, so the data do carry a basis; whether an SAE learns it or composed
+    directions inside the quadrant is the question raised around Anders et al. (2024), "Sparse autoencoders find
+    composed features in small toy models",
+    https://www.lesswrong.com/posts/a5wwqza2cY3W7L9cj/sparse-autoencoders-find-composed-features-in-small-toy
+    (an L1 penalty favours composed directions: r·(cos φ + sin φ) ≥ r costs more in the basis than one element at φ).
     """
 
-    def __init__(self, cfg: ToyDataConfig | None = None) -> None:
+    def __init__(self, cfg: ToyDataConfig | None = None, nonnegative: bool = False) -> None:
+        if not isinstance(nonnegative, bool):
+            raise ValueError(f"nonnegative must be True or False, got {nonnegative!r}")
+        self.nonnegative = nonnegative
         super().__init__(cfg)
         if self.n_features < 3:
             raise ValueError(f"PlaneData needs n_features ≥ 3 (a pair and the rest), got {self.n_features}")
@@ -75,7 +85,7 @@ class PlaneData(ToyData):
         kw = dict(generator=generator, device=self.device)
         on = c[:, 0] > 0  # the pair fires when feature 0 would
         r = torch.rand(batch_size, **kw)
-        phi = 2 * math.pi * torch.rand(batch_size, **kw)
+        phi = (math.pi / 2 if self.nonnegative else 2 * math.pi) * torch.rand(batch_size, **kw)
         c[:, 0] = on * r * torch.cos(phi)
         c[:, 1] = on * r * torch.sin(phi)
         return c

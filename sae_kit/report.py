@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from sae_kit._util import HEADLESS_ENV, resolve_device, resolve_matmul_dtype
+from sae_kit._util import HEADLESS_ENV, check_positive_int, resolve_device, resolve_matmul_dtype
 from sae_kit.io import read_json, write_json
 
 __all__ = ["Claim", "write_results", "run_notebooks", "collect_results", "summary_table", "PROFILES", "main"]
@@ -107,14 +107,23 @@ def collect_results(out_dir: str | Path) -> list[dict]:
     return [read_json(p) for p in sorted(Path(out_dir).glob("[0-9][0-9]_*.json"))]
 
 
-def summary_table(results: list[dict]) -> str:
-    """A plain-text table: one row per claim (notebook, claim id, published, ours, replicated)."""
+def summary_table(results: list[dict], width: int = 60) -> str:
+    """A plain-text table: one row per claim (notebook, claim id, published, ours, replicated). A cell longer than
+    `width` characters wraps onto the following lines of its column: every figure is shown whole."""
+    import textwrap
+
+    check_positive_int("width", width)
     rows = [("notebook", "claim", "published", "ours", "replicated")]
     for r in results:
         for c in r["claims"]:
             rows.append((r["notebook"], c["id"], c["published"], c["ours"], "yes" if c["replicated"] else "NO"))
-    widths = [min(60, max(len(str(row[i])) for row in rows)) for i in range(5)]
-    lines = ["  ".join(str(v)[:w].ljust(w) for v, w in zip(row, widths)) for row in rows]
+    cells = [[textwrap.wrap(str(v), width, break_long_words=True, break_on_hyphens=False) or [""] for v in row]
+             for row in rows]
+    widths = [max(len(line) for row in cells for line in row[i]) for i in range(5)]
+    lines = []
+    for row in cells:
+        for k in range(max(len(c) for c in row)):
+            lines.append("  ".join((c[k] if k < len(c) else "").ljust(w) for c, w in zip(row, widths)).rstrip())
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sae_kit._util import check_positive_int, check_range, derive_seed
+from sae_kit._util import check_memory, check_positive_int, check_range, derive_seed
 
 __all__ = ["SAEConfig", "SAE", "SAEOutput", "report_sae_config"]
 
@@ -129,6 +129,7 @@ class SAEConfig:
             ks = ks * self.n_inst
         if ks and len(ks) != self.n_inst:
             raise ValueError(f"k has {len(ks)} values but n_inst={self.n_inst}; give one value or n_inst values")
+        check_memory(dict(d_sae=self.d_sae, d=self.d, n_inst=self.n_inst), 2 * self.n_inst * self.d * self.d_sae, "W_enc, W_dec")
         self.l1_coeffs = [float(a) for a in coeffs]
         self.ks = [int(k) for k in ks]
         if isinstance(self.aux_k, bool) or not isinstance(self.aux_k, int) or not 0 <= self.aux_k <= self.d_sae:

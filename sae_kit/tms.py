@@ -5,10 +5,13 @@
     L  = mean_batch mean_i I_i (x_i − x'_i)²
 
 Data: x_i = 0 with probability S = 1 − p, else U[0, 1) (p: the feature probability, "density"). I_i: importance.
-Training as in Elhage et al.'s notebook: AdamW (lr 1e-3, torch's default weight decay 0.01), batch 1024, W
-xavier-normal, b = 0. The instance axis holds one model per *setting* (its own feature probability and importance)
-times `n_seeds` seeds; after training, the seed with the lowest held-out loss is kept for every setting (clean
-geometry needs several seeds: a single run can stall in a worse local optimum).
+Training as in Elhage et al.'s notebook (AdamW, torch's default weight decay 0.01, batch 1024, W xavier-normal,
+b = 0), except the defaults' learning rate: 1e-2 with a cosine decay over 3,000 steps reaches their published
+geometries (n = 5, m = 2: two orthogonal features when dense, a pentagon when sparse; n = 20, m = 5: more features as
+sparsity grows) from a single seed, where their lr 1e-3 needs ~10,000 steps (tested in tests/test_tms.py).
+The instance axis holds one model per *setting* (its own feature probability and importance) times `n_seeds` seeds;
+after training, the seed with the lowest held-out loss is kept for every setting (at lr 1e-3 and in harder
+settings a single run can stall in a worse local optimum).
 
 Dimension names: `inst` settings (instances), `seed`, `batch`, `feat` (n), `d_hidden` (m).
 The geometry metrics (dimensionality, D*, interference) live in `sae_kit.geometry`.
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from sae_kit._util import check_positive_int, check_range, derive_seed, progress, resolve_device
+from sae_kit._util import check_memory, check_positive_int, check_range, derive_seed, progress, resolve_device
 
 __all__ = ["TMSConfig", "TMSResult", "train_tms", "sample_tms_batch", "tms_loss", "tms_loss_and_grad", "TMSData", "check_superposition"]
 
@@ -54,8 +57,9 @@ class TMSConfig:
     """Optimiser steps."""
     batch_size: int = 1024
     """Samples per step per instance (Elhage et al.: 1024)."""
-    lr: float = 1e-3
-    """AdamW learning rate (Elhage et al.: 1e-3). > 0."""
+    lr: float = 1e-2
+    """AdamW learning rate, > 0 (Elhage et al.: 1e-3 over 10,000 steps; 1e-2 with the cosine schedule reaches the
+    same geometries in 3,000)."""
     lr_schedule: str = "cosine"
     """"constant" (Elhage et al.'s default) or "cosine" (decays to 0; a cleaner geometry in fewer steps)."""
     weight_decay: float = 0.01
@@ -79,6 +83,9 @@ class TMSConfig:
         if not isinstance(self.seed, int):
             raise ValueError(f"seed must be an int, got {self.seed!r}")
         resolve_device(self.device)
+        sizes = {k: getattr(self, k) for k in ("n_features", "d_hidden", "n_instances", "n_seeds", "batch_size", "n_eval")}
+        check_memory(sizes, self.n_instances * self.n_seeds * self.n_features * max(self.batch_size, self.n_eval, self.d_hidden),
+                     "a [inst·seed, batch, feat] batch of inputs (or the [inst·seed, d_hidden, feat] weights)")
         self.probabilities()
         self.importances()
 

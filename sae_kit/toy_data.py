@@ -4,26 +4,28 @@ A sample is x = Σ_i c_i f_i over G ground-truth feature directions f_i ∈ R^d 
 hypersphere). Feature i is active with probability p_i ∝ λ^i, rescaled so that on average m features are active;
 an active feature's coefficient is drawn from U[0, 1) (times an optional per-feature scale).
 
-Correlated variant (the report's): a random correlation matrix Σ is drawn once; for every *sample* a correlated
-Gaussian z ~ N(0, Σ) is drawn and mapped through the standard normal CDF Φ, so u_i = Φ(z_i) is U[0, 1) for each
-feature but correlated across features. Feature i is then active with probability 2·u_i·p_i, whose mean is p_i, so
-the mean active count stays m. (Earlier re-implementations drew one z per *batch*; that makes features independent
-inside a batch. We draw one per sample.)
+Correlated variant: a correlation matrix Σ = (1 − s) I + s C is drawn once (C: a random rank-4 correlation matrix,
+so pairs of features correlate at |C_ij| of order 1/2; s: `correlation_strength`); for every *sample* a correlated
+Gaussian z ~ N(0, Σ) is drawn, and feature i is active when Φ(z_i) < p_i (Φ the standard normal CDF: a Gaussian
+copula). Each feature keeps its probability p_i exactly, so the mean active count stays m, while features whose z
+correlate switch on together. (The report's variant drew u_i = Φ(z_i) and switched feature i on with probability
+2·u_i·p_i: for sparse features that caps the co-activation correlation at about p·ρ/3, at the noise floor of any
+sample we can afford. Earlier re-implementations drew one z per *batch*, which makes features independent inside a
+batch; we draw one per sample.)
 
 Dimension names: `batch` samples, `feat` ground-truth features, `d` data dimension.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import torch
 
-from sae_kit._util import check_positive_int, check_range, derive_seed, resolve_device
+from sae_kit._util import check_memory, check_positive_int, check_range, derive_seed, resolve_device
 
-__all__ = ["DataSource", "ToyDataConfig", "ToyData", "activation_probabilities", "toy_data_stats"]
+__all__ = ["DataSource", "ToyDataConfig", "ToyData", "activation_probabilities", "toy_data_stats", "coactivation_correlation"]
 
 
 @runtime_checkable
@@ -56,7 +58,10 @@ class ToyDataConfig:
     decay: float = 0.99
     """λ in p_i ∝ λ^i: how fast activation probability falls with feature index, in (0, 1] (1 = all equal)."""
     correlated: bool = False
-    """Use the report's correlated variant (a correlated Gaussian per sample through Φ)."""
+    """Use the correlated variant (a correlated Gaussian per sample decides which features fire together)."""
+    correlation_strength: float = 0.8
+    """s in [0, 1): the weight of the random rank-4 correlation matrix in Σ = (1 − s) I + s C (0: independent
+    features; used only when `correlated`)."""
     magnitude_decay: float = 1.0
     """Per-feature coefficient scale s_i = magnitude_decay^i, in (0, 1] (1 = all features on the same scale)."""
     seed: int = 0
@@ -70,15 +75,18 @@ class ToyDataConfig:
         check_range("avg_active", self.avg_active, 0.0, float(self.n_features), low_open=True)
         check_range("decay", self.decay, 0.0, 1.0, low_open=True)
         check_range("magnitude_decay", self.magnitude_decay, 0.0, 1.0, low_open=True)
+        check_range("correlation_strength", self.correlation_strength, 0.0, 1.0, high_open=True)
         if not isinstance(self.seed, int):
             raise ValueError(f"seed must be an int, got {self.seed!r}")
+        check_memory({"n_features": self.n_features, "d": self.d}, self.n_features * self.d, "the [feat, d] feature directions")
+        if self.correlated:
+            check_memory({"n_features": self.n_features}, 3 * self.n_features**2, "the correlated variant's [feat, feat] "
+                         "correlation matrix and its Cholesky factor", bytes_per_number=8)
         p_max = float(activation_probabilities(self.n_features, self.avg_active, self.decay).max())
-        limit = 0.5 if self.correlated else 1.0
-        if p_max > limit:
-            where = " in the correlated variant, where it is doubled" if self.correlated else ""
+        if p_max > 1.0:
             raise ValueError(
                 f"avg_active={self.avg_active} with decay={self.decay} gives the first feature probability "
-                f"{p_max:.3f} > {limit} (the largest allowed{where}); lower avg_active or raise decay towards 1"
+                f"{p_max:.3f} > 1; lower avg_active or raise decay towards 1"
             )
 
 
@@ -88,12 +96,14 @@ def activation_probabilities(n_features: int, avg_active: float, decay: float) -
     return p * (avg_active / p.sum())
 
 
-def random_correlation_matrix(n: int, generator: torch.Generator) -> torch.Tensor:
-    """A random positive-definite correlation matrix: normalised A Aᵀ + εI with A ~ N(0, 1/n) ([feat, feat], float64)."""
-    a = torch.randn(n, n, generator=generator, dtype=torch.float64) / math.sqrt(n)
-    cov = a @ a.T + 1e-3 * torch.eye(n, dtype=torch.float64)
-    std = cov.diagonal().sqrt()
-    return cov / std[:, None] / std[None, :]
+def random_correlation_matrix(n: int, generator: torch.Generator, strength: float = 1.0, rank: int = 4) -> torch.Tensor:
+    """Σ = (1 − strength) I + strength C, C = normalised A Aᵀ with A ~ N(0, 1) of shape [feat, rank] (a random
+    low-rank correlation matrix: |C_ij| of order 1/√2 for rank 4). Positive definite for strength < 1 ([feat, feat], float64)."""
+    a = torch.randn(n, rank, generator=generator, dtype=torch.float64)
+    c = a @ a.T
+    std = c.diagonal().sqrt()
+    c = c / std[:, None] / std[None, :]
+    return (1 - strength) * torch.eye(n, dtype=torch.float64) + strength * c
 
 
 class ToyData:
@@ -110,8 +120,9 @@ class ToyData:
         self.correlation: torch.Tensor | None = None  # [feat, feat]
         self._chol: torch.Tensor | None = None
         if cfg.correlated:
-            self.correlation = random_correlation_matrix(cfg.n_features, g).float().to(self.device)
-            self._chol = torch.linalg.cholesky(self.correlation.double()).float()
+            corr = random_correlation_matrix(cfg.n_features, g, cfg.correlation_strength)
+            self.correlation = corr.float().to(self.device)
+            self._chol = torch.linalg.cholesky(corr + 1e-9 * torch.eye(cfg.n_features, dtype=torch.float64)).float().to(self.device)
 
     @property
     def n_features(self) -> int:
@@ -127,11 +138,10 @@ class ToyData:
         shape = (batch_size, self.cfg.n_features)
         kw = dict(generator=generator, device=self.device)
         if self._chol is None:
-            p = self.probabilities  # [feat]
+            active = torch.rand(shape, **kw) < self.probabilities  # [batch, feat]
         else:
             z = torch.randn(shape, **kw) @ self._chol.T  # [batch, feat], one correlated draw per sample
-            p = 2.0 * self.probabilities * torch.special.ndtr(z)
-        active = torch.rand(shape, **kw) < p  # [batch, feat]
+            active = torch.special.ndtr(z) < self.probabilities  # P(active) = p_i exactly; co-activation from Σ
         b, f = active.nonzero(as_tuple=True)  # [n_active] each: only the active ones draw a coefficient
         c = torch.zeros(shape, device=self.device)
         c[b, f] = torch.rand(b.shape[0], **kw) * self.scales[f]
@@ -161,7 +171,8 @@ def sparse_combination(c: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
 def toy_data_stats(data: ToyData, n_samples: int = 20_000, seed: int = 0) -> dict[str, object]:
     """Empirical statistics of a sample: mean active count, mean active coefficient, per-feature frequencies.
 
-    Returns {"mean_active", "mean_coefficient", "observed_frequency" [feat], "expected_frequency" [feat]}.
+    Returns {"mean_active", "mean_coefficient", "observed_frequency" [feat], "expected_frequency" [feat],
+    "coactivation" (`coactivation_correlation` of the sample)}.
     """
     check_positive_int("n_samples", n_samples)
     g = torch.Generator(device=data.device).manual_seed(seed)
@@ -172,4 +183,18 @@ def toy_data_stats(data: ToyData, n_samples: int = 20_000, seed: int = 0) -> dic
         "mean_coefficient": (c[active] / data.scales.expand_as(c)[active]).mean().item(),
         "observed_frequency": active.float().mean(dim=0).cpu().tolist(),
         "expected_frequency": data.probabilities.cpu().tolist(),
+        "coactivation": coactivation_correlation(active),
     }
+
+
+def coactivation_correlation(active: torch.Tensor, min_count: int = 30) -> float:
+    """Mean |Pearson correlation| between the on/off indicators of two features, over the pairs of features that fire
+    at least `min_count` times in the sample (active [batch, feat] bool). Independent features give the noise floor,
+    about √(2/π)/√batch."""
+    a = active.float()
+    a = a[:, a.sum(0) >= min_count]  # [batch, kept]
+    if a.shape[1] < 2:
+        return float("nan")
+    corr = torch.corrcoef(a.T)  # [kept, kept]
+    off = ~torch.eye(a.shape[1], dtype=torch.bool, device=a.device)
+    return float(corr[off].abs().mean())

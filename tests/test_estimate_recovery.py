@@ -38,13 +38,26 @@ def test_estimator_falls_back_to_dead_onset():
     assert sk.estimate_n_features(fake_grid(flat, [0.2] * 5)).dead_onset_size is None
 
 
-def test_estimate_interval_is_the_step_above_with_open_ends_for_bounds():
+def test_estimate_interval_follows_the_rule_with_open_ends_for_bounds():
     rising = sk.estimate_n_features(fake_grid([0.55, 0.7, 0.96, 0.97], [0, 0, 0, 0.2, 0.5]))
-    assert rising.interval == (32, 64) and rising.to_dict()["interval"] == [32, 64]
+    # the plateau starts at the pair (32, 64): D_32 holds the features, D_16 did not → 16 < G ≤ 32
+    assert rising.interval == (16, 32) and rising.to_dict()["interval"] == [16, 32] and rising.bound == "exact"
+    assert rising.contains(32) and rising.contains(17) and not rising.contains(16) and not rising.contains(64)
+    assert "16 < G ≤ 32" in rising.explanation
     flat = [0.9, 0.88, 0.87, 0.86]
-    assert sk.estimate_n_features(fake_grid(flat, [0, 0, 0.01, 0.3, 0.5])).interval == (32, 64)
-    assert sk.estimate_n_features(fake_grid(flat, [0] * 5)).interval == (128, None)  # a lower bound
-    assert sk.estimate_n_features(fake_grid(flat, [0.2] * 5)).interval == (None, 8)  # an upper bound
+    onset = sk.estimate_n_features(fake_grid(flat, [0, 0, 0.01, 0.3, 0.5]))  # no dead at 32, dead at 64 → 32 ≤ G < 64
+    assert onset.interval == (32, 64) and onset.bound == "exact" and onset.contains(32) and not onset.contains(64)
+    lower = sk.estimate_n_features(fake_grid(flat, [0] * 5))
+    assert lower.interval == (128, None) and lower.bound == "lower" and lower.contains(10**6)
+    upper = sk.estimate_n_features(fake_grid(flat, [0.2] * 5))
+    assert upper.interval == (None, 8) and upper.bound == "upper" and not upper.contains(8)
+
+
+def test_estimate_still_rising_at_the_largest_pair_is_a_lower_bound():
+    est = sk.estimate_n_features(fake_grid([0.5, 0.6, 0.7, 0.9], [0] * 5))
+    assert est.rule == "dictionary_mmcs" and est.bound == "lower" and est.interval == (32, None)
+    assert est.estimate == 64 and "lower bound" in est.explanation and "still rising" in est.explanation
+    assert est.to_dict()["bound"] == "lower" and not est.contains(32) and est.contains(1000)
 
 
 def test_estimator_bad_input():
@@ -110,6 +123,18 @@ def test_plane_data_is_rotation_invariant_in_its_plane():
     cov = pair.T @ pair / pair.shape[0]  # isotropic: E[c0²] = E[c1²] = 1/6, E[c0 c1] = 0
     assert cov.diagonal().tolist() == pytest.approx([1 / 6, 1 / 6], abs=0.01) and abs(float(cov[0, 1])) < 0.01
     assert float(on.float().mean()) == pytest.approx(float(data.probabilities[0]), abs=0.01)
+
+
+def test_nonnegative_plane_data_fills_a_quadrant():
+    data = sk.PlaneData(small_data_cfg(device="cpu"), nonnegative=True)
+    c = data.sample_coefficients(20_000, torch.Generator().manual_seed(0))
+    on = c[:, 0] != 0
+    pair = c[on][:, :2]
+    assert (pair >= 0).all() and torch.equal(on, c[:, 1] != 0)
+    angles = torch.rad2deg(torch.atan2(pair[:, 1], pair[:, 0]))
+    assert float(angles.min()) < 2 and float(angles.max()) > 88  # the whole quadrant, edges f0 and f1
+    with pytest.raises(ValueError, match="nonnegative"):
+        sk.PlaneData(small_data_cfg(device="cpu"), nonnegative=1)
 
 
 def test_plane_recovery_measures_the_plane_not_the_basis():

@@ -121,7 +121,9 @@ DEAD = torch.tensor([[0.0, 0.02], [0.0, 0.1], [0.05, 0.3]])
 
 def passing(**kw) -> dict:
     """Arguments of lm_claims with which every claim replicates; kw replaces some."""
-    return {"estimate": estimate_at([0.5, 0.7, 0.9, 0.91], [0] * 5), "n_good": 350, "title_feature": GOOD_TITLE,
+    # levels off from the pair (1024, 2048): D_1024 holds the features, D_512 did not → 512 < G ≤ 1024
+    at_1024 = estimate_at([0.5, 0.7, 0.8, 0.9, 0.91], [0] * 6, sizes=(128, 256, 512, 1024, 2048, 4096))
+    return {"estimate": at_1024, "n_good": 350, "title_feature": GOOD_TITLE,
             "dead_fraction": DEAD, "chance_fraction": None, **kw}
 
 
@@ -154,22 +156,17 @@ def test_each_lm_claim_fails_on_its_failing_input(claim_id, kw):
 
 
 def test_feature_count_bounds_are_not_estimates():
-    no_dead = estimate_at([0.9, 0.9, 0.9, 0.9], [0] * 5)  # no dead latents at any size: ≥ 2048, a lower bound
-    assert no_dead.interval == (2048, None) and "a bound" in la.lm_claims(**passing(estimate=no_dead))[0].ours
-    low_bound = estimate_at([0.9, 0.9, 0.9, 0.9], [0, 0, 0, 0, 0], sizes=(64, 128, 256, 512, 1024))  # ≥ 1024, open
-    assert low_bound.interval == (1024, None) and not la.features_criterion(low_bound)  # overlaps, but is a bound
-    # an estimator that reports a bound (field `bound`, e.g. a curve still rising at the largest pair) or half-open
-    # ends (field `ends`) is read through them
-    exact = estimate_at([0.5, 0.7, 0.9, 0.91], [0] * 5)
-    assert la.features_criterion(exact)
-    exact.bound = "lower"  # what the estimator reports for d2d MMCS still rising at the largest pair
-    assert not la.features_criterion(exact)
-    exact.bound, exact.ends = "exact", "(]"
-    assert la.features_criterion(exact)  # (512, 1024] overlaps 512–1024
-    above = estimate_at([0.5, 0.6, 0.7, 0.91], [0] * 5)  # stops rising at 1024: 1024–2048
-    assert above.interval == (1024, 2048) and la.features_criterion(above)
-    above.ends = "(]"
-    assert not la.features_criterion(above)  # (1024, 2048] does not reach 1024
+    no_dead = estimate_at([0.9, 0.9, 0.9, 0.9], [0] * 5)  # no signal and no dead latents at any size: ≥ 2048, a bound
+    assert no_dead.bound == "lower" and no_dead.interval == (2048, None)
+    assert "a bound" in la.lm_claims(**passing(estimate=no_dead))[0].ours and not la.features_criterion(no_dead)
+    rising = estimate_at([0.5, 0.6, 0.7, 0.91], [0] * 5)  # still rising at the largest pair: > 512, open above
+    assert rising.bound == "lower" and rising.interval == (512, None) and not la.features_criterion(rising)
+    inside = passing()["estimate"]  # levels off from (1024, 2048): 512 < G ≤ 1024
+    assert inside.bound == "exact" and inside.interval == (512, 1024) and la.features_criterion(inside)
+    below = estimate_at([0.5, 0.9, 0.91, 0.91], [0] * 5)  # levels off from (256, 512): 128 < G ≤ 256
+    assert below.bound == "exact" and below.interval == (128, 256) and not la.features_criterion(below)
+    inside.bound = "upper"  # any bound is read as a bound, whatever its interval
+    assert not la.features_criterion(inside)
 
 
 def test_dead_criterion_reads_one_alpha():

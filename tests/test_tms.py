@@ -70,6 +70,27 @@ def test_training_finds_published_geometry():
     assert torch.allclose(geometry.feature_dimensionality(r.W[1]), torch.full((5,), 0.4), atol=0.05)
 
 
+def test_defaults_reproduce_the_published_n5_geometry():
+    """TMSConfig's defaults (lr, steps, schedule, batch, one seed), only the setting given: Elhage et al.'s n = 5,
+    m = 2, I_i = 0.9^i gives two orthogonal features on dense data and a pentagon on sparse data."""
+    r = sk.train_tms(sk.TMSConfig(n_instances=2, feature_probability=[1.0, 0.03], importance=0.9))
+    norms = geometry.feature_norms(r.W)
+    assert (norms[0, :2] > 0.9).all() and (norms[0, 2:] < 0.2).all(), norms[0]
+    assert abs(float(geometry.feature_cosines(r.W[0])[0, 1])) < 0.1
+    assert torch.allclose(geometry.feature_dimensionality(r.W[1]), torch.full((5,), 0.4), atol=0.03)
+
+
+@pytest.mark.parametrize("kw, field", [
+    (dict(lr=float("nan")), "lr"),
+    (dict(weight_decay=float("inf")), "weight_decay"),
+    (dict(n_features=10**9), "n_features"),  # a [inst, batch, feat] input batch of 4 TB
+    (dict(n_instances=10**6, batch_size=10**4), "n_instances"),
+])
+def test_config_refuses_nan_and_sizes_beyond_the_memory_limit(kw, field):
+    with pytest.raises(ValueError, match=field):
+        sk.TMSConfig(**kw)
+
+
 def test_linear_model_keeps_top_m():
     r = sk.train_tms(small_tms(linear=True, n_instances=1, feature_probability=0.03, importance=0.7, steps=600))
     norms = geometry.feature_norms(r.W[0])

@@ -56,6 +56,26 @@ def test_ratio_sweep_config_checks():
         sk.RatioSweepConfig(ratios=[0.25], d=8, avg_active=3.0)
 
 
+@pytest.mark.parametrize("kw, field", [
+    (dict(avg_active=float("nan")), "avg_active"),
+    (dict(tms_lr=float("nan")), "tms_lr"),
+    (dict(tms_lr=float("inf")), "tms_lr"),
+    (dict(alphas=[0.1, float("nan")]), r"alphas\[1\]"),
+    (dict(ratios=[1, float("inf")]), r"ratios\[1\]"),
+    (dict(sae_ratio=float("nan")), "sae_ratio"),
+    (dict(ratios=[1, 10**12]), "ratios"),  # 10¹² features: refused before the allocator is asked for terabytes
+    (dict(d=10**7), "d"),
+])
+def test_ratio_sweep_config_refuses_nan_and_oversized(kw, field):
+    with pytest.raises(ValueError, match=field):
+        sk.RatioSweepConfig(**kw)
+
+
+def test_ratio_sweep_scales_alpha_with_the_dictionary():
+    cfg = sk.RatioSweepConfig(d=8, alphas=[0.1, 1.0])
+    assert cfg.l1_coeffs(8) == [0.1, 1.0] and cfg.l1_coeffs(256) == pytest.approx([3.2, 32.0])
+
+
 def test_placement_stats():
     s = sk.ratios.placement_stats(geometry.regular_polygon(2).T)
     assert s["antipodal_fraction"] == 1.0 and abs(s["mean_dimensionality"] - 0.5) < 1e-5

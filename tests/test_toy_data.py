@@ -85,6 +85,18 @@ def test_correlated_variant_keeps_mean_and_correlates_within_a_batch():
     assert abs(stats.pearsonr(r[mask].numpy(), corr0[mask].numpy()).statistic) < 0.1
 
 
+def test_correlated_variant_coactivation_is_far_above_the_noise_floor():
+    """The achieved co-activation correlation against the independent variant's on the same number of samples (its
+    noise floor), and against the strength: 0 gives the floor, the default far above it."""
+    n = 20_000
+    cfg = dict(n_features=64, avg_active=3.0, decay=0.99)
+    stat = lambda **kw: sk.toy_data_stats(sk.ToyData(small_data_cfg(**cfg, **kw)), n_samples=n)["coactivation"]  # noqa: E731
+    floor, zero, strong = stat(), stat(correlated=True, correlation_strength=0.0), stat(correlated=True)
+    assert floor < 2 * math.sqrt(2 / math.pi) / math.sqrt(n)  # independent: at the floor
+    assert zero < 1.2 * floor and strong > 5 * floor, (floor, zero, strong)
+    assert stat(correlated=True, correlation_strength=0.4) < strong  # the strength sets how much
+
+
 def test_same_seed_same_numbers():
     a = sk.ToyData(small_data_cfg(correlated=True, decay=0.99))
     b = sk.ToyData(small_data_cfg(correlated=True, decay=0.99))
@@ -106,7 +118,13 @@ def test_same_seed_same_numbers():
         (dict(decay=0.0), "decay"),
         (dict(magnitude_decay=2.0), "magnitude_decay"),
         (dict(avg_active=20.0, decay=0.5), "avg_active"),  # first probability would exceed 1
-        (dict(avg_active=20.0, decay=1.0, correlated=True), "avg_active"),  # doubled in the correlated variant
+        (dict(correlated=True, correlation_strength=1.0), "correlation_strength"),  # Σ would be singular
+        (dict(correlated=True, correlation_strength=-0.1), "correlation_strength"),
+        (dict(correlation_strength=float("nan")), "correlation_strength"),
+        (dict(avg_active=float("nan")), "avg_active"),
+        (dict(n_features=10**12), "n_features"),  # refused before allocating 4 TB of feature directions
+        (dict(d=10**10), "d"),
+        (dict(n_features=100_000, correlated=True), "n_features"),  # [feat, feat] matrices of 240 GB
     ],
 )
 def test_bad_config_names_the_field(kw, field):
