@@ -593,7 +593,8 @@ def plot_phase_diagram(densities: Sequence[float], relative_importances: Sequenc
         fig.add_trace(go.Scatter(x=boundary[key], y=boundary["density"], mode="lines", line=dict(color="black", width=3),
                                  name=name or "analytic boundary", showlegend=name is not None))
     fig.update_layout(title=title, xaxis_title="relative importance of feature 2 (I₂ / I₁)", xaxis_type="log",
-                      yaxis_title="feature density p = 1 − S", yaxis_type="log", height=480, width=640)
+                      yaxis_title="feature density p = 1 − S", yaxis_type="log", height=480, width=640,
+                      legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"))  # above the plot: clear of the colour bar
     return fig
 
 
