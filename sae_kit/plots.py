@@ -85,18 +85,24 @@ def plot_training(result: TrainResult, labels: Sequence[str] | None = None, titl
     return fig
 
 
-def plot_grid_heatmaps(grid: GridResult, title: str = "α × dictionary size", chance: float | None = None) -> go.Figure:
+def plot_grid_heatmaps(grid: GridResult, title: str = "α × dictionary size",
+                       chance: float | Sequence[float] | None = None) -> go.Figure:
     """Heatmaps over the grid: MMCS (truth → learned), fraction of dead latents, and MMCS with the next larger dictionary.
 
     Every panel has the same rows (dictionary sizes); the largest has no next larger dictionary, so its row in the third
-    panel is blank ("—"). `chance`: the MMCS a random dictionary scores on the same features, marked on the first
-    panel's colour bar and in its title so a cell can be read against it."""
+    panel is blank ("—"). `chance`: the MMCS a random dictionary scores on the same features, so a cell can be read
+    against it: one number (marked on the first panel's colour bar and in its title) or one per dictionary size
+    (written beside each row's size)."""
     xs = [alpha_label(a) for a in grid.alphas]
     ys = [f"{s}" for s in grid.d_sae_values]
-    mmcs_bar = {} if chance is None else dict(tickvals=[0, chance, 0.5, 1], ticktext=["0", f"chance {chance:.2f}", "0.5", "1"])
+    per_row = chance is not None and not isinstance(chance, (int, float))
+    if per_row and len(chance) != len(ys):
+        raise ValueError(f"chance must be one number or one per dictionary size ({len(ys)}), got {len(chance)} values")
+    mmcs_bar = {} if chance is None or per_row else dict(tickvals=[0, chance, 0.5, 1],
+                                                         ticktext=["0", f"chance {chance:.2f}", "0.5", "1"])
     panels = []
     if grid.mmcs is not None:
-        name = "MMCS (truth → learned)" + ("" if chance is None else f"; chance {chance:.2f}")
+        name = "MMCS (truth → learned)" + ("" if chance is None or per_row else f"; chance {chance:.2f}")
         panels.append((name, grid.mmcs.tolist(), dict(zmin=0, zmax=1, colorscale="Viridis"), mmcs_bar))
     panels.append(("dead fraction", grid.dead_fraction.tolist(), dict(zmin=0, zmax=1, colorscale="Reds"), {}))
     if len(ys) > 1:
@@ -115,6 +121,8 @@ def plot_grid_heatmaps(grid: GridResult, title: str = "α × dictionary size", c
         fig.update_xaxes(title_text="α (L1 coefficient)", type="category", categoryarray=xs, row=1, col=col)
         fig.update_yaxes(title_text="dictionary size" if col == 1 else None, type="category", categoryorder="array",
                          categoryarray=ys, row=1, col=col)
+    if per_row and grid.mmcs is not None:
+        fig.update_yaxes(tickvals=ys, ticktext=[f"{s} (chance {c:.2f})" for s, c in zip(ys, chance)], row=1, col=1)
     fig.update_layout(title=title, height=420, width=max(900, 440 * len(panels)))
     return fig
 

@@ -59,6 +59,10 @@ def test_grid_heatmaps_share_rows_mark_chance_and_read_alphas():
     assert "chance 0.31" in fig.data[0].colorbar.ticktext and "chance 0.31" in fig.layout.annotations[0].text
     assert fig.data[2].colorbar.ticktext is None  # dictionary-to-dictionary MMCS has another chance level
     assert plots.plot_grid_heatmaps(grid).data[0].colorbar.ticktext is None  # without chance: plain bar
+    fig = plots.plot_grid_heatmaps(grid, chance=[0.2, 0.3, 0.4])  # one per size: beside each row's size
+    assert fig.layout.yaxis.ticktext == ("8 (chance 0.20)", "16 (chance 0.30)", "32 (chance 0.40)")
+    with pytest.raises(ValueError, match="one per dictionary size"):
+        plots.plot_grid_heatmaps(grid, chance=[0.2, 0.3])
 
 
 def test_mcs_histogram_grid_colour_bar_clear_of_histograms_and_axes_titled():
