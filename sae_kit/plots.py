@@ -271,7 +271,7 @@ def plot_mcs_histogram_grid(grid: GridResult, title: str = "Per-feature MCS acro
     n_rows, n_cols = len(sizes), len(alphas)
     specs = [[{"rowspan": n_rows}] + [{}] * n_cols] + [[None] + [{}] * n_cols for _ in range(n_rows - 1)]
     fig = make_subplots(rows=n_rows, cols=n_cols + 1, specs=specs, column_widths=[0.34] + [0.66 / n_cols] * n_cols,
-                        horizontal_spacing=0.02, vertical_spacing=0.03,
+                        horizontal_spacing=0.045, vertical_spacing=0.03,  # room for the histograms' y title
                         column_titles=["MMCS (truth → learned)"] + [f"α = {alpha_label(a)}" for a in alphas],
                         row_titles=[str(s) for s in reversed(sizes)])  # dictionary size, level with the heatmap's rows
     z = grid.mmcs.tolist()
@@ -290,8 +290,8 @@ def plot_mcs_histogram_grid(grid: GridResult, title: str = "Per-feature MCS acro
                           row=n_rows - i, col=j + 2)  # largest size at the top, as in the heatmap
             fig.update_xaxes(range=[0, 1], showticklabels=i == 0, title_text="MCS" if i == 0 else None,
                              row=n_rows - i, col=j + 2)
-            fig.update_yaxes(showticklabels=False, title_text="features" if j == 0 else None, title_standoff=2,
-                             row=n_rows - i, col=j + 2)
+            fig.update_yaxes(showticklabels=False, title_text="features" if j == 0 and i == n_rows // 2 else None,
+                             title_standoff=0, row=n_rows - i, col=j + 2)
     fig.update_layout(title=title, height=max(460, 110 * n_rows + 120), width=max(900, 330 + 150 * n_cols), bargap=0.05,
                       margin=dict(b=110))
     return fig
