@@ -93,3 +93,8 @@ def test_stale_notebooks_by_time(tmp_path):
     (rep / "02_b.ipynb").write_text("{}")
     os.utime(rep / "02_b.ipynb", (0, 0))  # older than its source
     assert executed.stale_notebooks(rep, sorted(src.iterdir())) == [src / "02_b.ipynb", src / "03_c.ipynb"]
+
+
+def test_command_refuses_stale_runs_with_no_run(tmp_path, capsys):
+    assert executed.main(["--reports", str(tmp_path), "--out", str(tmp_path / "out"), "--no-run"]) == 1
+    assert "stale or missing" in capsys.readouterr().err and not (tmp_path / "out").exists()
