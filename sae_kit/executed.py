@@ -43,9 +43,12 @@ Renderer = Callable[[list[dict]], list[bytes]]
 
 
 def _size_opts(spec: dict) -> dict:
-    """kaleido's options for one figure: the layout's size if it sets one, else the defaults of figures_png."""
+    """kaleido's options for one figure: the layout's size if it sets one, else the defaults of figures_png (a table
+    keeps its own height; other figures get at least PNG_MIN_HEIGHT, room for their legend)."""
     layout = spec.get("layout", {})
-    height = max(layout.get("height") or PNG_HEIGHT, PNG_MIN_HEIGHT)
+    tables = bool(spec.get("data")) and all(t.get("type") == "table" for t in spec["data"])
+    height = layout.get("height") or PNG_HEIGHT
+    height = height if tables else max(height, PNG_MIN_HEIGHT)
     return {"format": "png", "width": layout.get("width") or PNG_WIDTH, "height": height}
 
 

@@ -98,3 +98,10 @@ def test_stale_notebooks_by_time(tmp_path):
 def test_command_refuses_stale_runs_with_no_run(tmp_path, capsys):
     assert executed.main(["--reports", str(tmp_path), "--out", str(tmp_path / "out"), "--no-run"]) == 1
     assert "stale or missing" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_png_sizes_follow_the_layout():
+    assert executed._size_opts({"data": [{"type": "table"}], "layout": {"height": 120}})["height"] == 120  # no blank space
+    assert executed._size_opts({"data": [{"type": "scatter"}], "layout": {"height": 120}})["height"] == executed.PNG_MIN_HEIGHT
+    assert executed._size_opts({"data": [], "layout": {"width": 1300}}) == {"format": "png", "width": 1300,
+                                                                           "height": executed.PNG_HEIGHT}
