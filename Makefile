@@ -8,6 +8,8 @@
 #   make interop-test           the tests against the real SAELens and Hugging Face datasets (installs .[interop])
 #   make browser-test           notebook 01's widgets in JupyterLab + headless Chromium (installs Chromium and Playwright)
 #   make png                    the headline figure of each executed notebook in reports/ as PNG (needs kaleido + Chromium)
+#   make docs-executed          docs/executed/NN_name.ipynb: the CI-profile notebooks with their outputs and a PNG beside
+#                               every figure, readable on GitHub without a kernel (needs kaleido + Chromium)
 # Torch: TORCH picks the build pip installs first. The default pin installs the CPU wheel on machines that carry it
 # locally; elsewhere pass e.g. TORCH="torch" (your platform's default build) or a CUDA/CPU index of your choice.
 
@@ -21,7 +23,7 @@ NB_TIMEOUT ?= 1800
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: all setup test unit notebooks-ci lint replicate lab bench interop-setup interop-test browser-test png clean
+.PHONY: all setup test unit notebooks-ci lint replicate lab bench interop-setup interop-test browser-test png docs-executed clean
 
 all: test
 
@@ -93,6 +95,12 @@ $(VENV)/.sae-kit-png: $(STAMP)
 
 png: $(VENV)/.sae-kit-png
 	$(BIN)/python -m sae_kit --out $(PNG_FROM) --summary-only --no-html --png
+
+# Executed copies for readers without a kernel (sae_kit/executed.py): reuses reports/ci, executing in the CI profile
+# the notebooks missing there or older than their source; plotly.js, widget views and widget state are left out, and
+# the plotly JSON too when a copy would pass 2 MB.
+docs-executed: $(VENV)/.sae-kit-png
+	$(BIN)/python -m sae_kit.executed --reports reports/ci --out docs/executed
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -26,8 +26,28 @@ __all__ = [
 
 
 def alpha_label(a: float) -> str:
-    """Compact label for an L1 coefficient (0.0316 → '0.032')."""
-    return f"{a:.2g}"
+    """Compact label for an L1 coefficient, two significant digits, no "e+02": 0.0316 → '0.032', 316 → '320',
+    100 → '100'; below 10⁻³ a power of ten, 3.16e-5 → '3.2·10⁻⁵'."""
+    s = f"{a:.2g}"
+    if "e" not in s:
+        return s
+    if a == 0 or abs(a) >= 1e-3:  # 2 significant digits of a large number: 320, 1000, 32000
+        return f"{float(s):.0f}"
+    mantissa, exponent = s.split("e")
+    power = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{mantissa}·10{power}"
+
+
+def _vline(fig: go.Figure, x: float, text: str, log_x: bool, colour: str = "grey", dash: str = "dash",
+           row: int | None = None, col: int | None = None) -> None:
+    """A vertical line at x with its label at the top. On a log axis a shape takes the value x but an annotation takes
+    log10(x) (plotly's convention), so the label is placed by hand instead of through add_vline's annotation_text."""
+    import math
+
+    where = {} if row is None else dict(row=row, col=col)
+    fig.add_vline(x=x, line=dict(dash=dash, color=colour), **where)
+    fig.add_annotation(x=math.log10(x) if log_x else x, y=1, yref="y domain", text=text, showarrow=False,
+                       yanchor="bottom", font=dict(color=colour), **where)
 
 
 def plot_feature_frequencies(
@@ -65,27 +85,44 @@ def plot_training(result: TrainResult, labels: Sequence[str] | None = None, titl
     return fig
 
 
-def plot_grid_heatmaps(grid: GridResult, title: str = "α × dictionary size") -> go.Figure:
-    """Heatmaps over the grid: MMCS (truth → learned), fraction of dead latents, and MMCS with the next larger dictionary."""
+def plot_grid_heatmaps(grid: GridResult, title: str = "α × dictionary size",
+                       chance: float | Sequence[float] | None = None) -> go.Figure:
+    """Heatmaps over the grid: MMCS (truth → learned), fraction of dead latents, and MMCS with the next larger dictionary.
+
+    Every panel has the same rows (dictionary sizes); the largest has no next larger dictionary, so its row in the third
+    panel is blank ("—"). `chance`: the MMCS a random dictionary scores on the same features, so a cell can be read
+    against it: one number (marked on the first panel's colour bar and in its title) or one per dictionary size
+    (written beside each row's size)."""
     xs = [alpha_label(a) for a in grid.alphas]
     ys = [f"{s}" for s in grid.d_sae_values]
+    per_row = chance is not None and not isinstance(chance, (int, float))
+    if per_row and len(chance) != len(ys):
+        raise ValueError(f"chance must be one number or one per dictionary size ({len(ys)}), got {len(chance)} values")
+    mmcs_bar = {} if chance is None or per_row else dict(tickvals=[0, chance, 0.5, 1],
+                                                         ticktext=["0", f"chance {chance:.2f}", "0.5", "1"])
     panels = []
     if grid.mmcs is not None:
-        panels.append(("MMCS (truth → learned)", grid.mmcs, ys, dict(zmin=0, zmax=1, colorscale="Viridis")))
-    panels.append(("dead fraction", grid.dead_fraction, ys, dict(zmin=0, zmax=1, colorscale="Reds")))
+        name = "MMCS (truth → learned)" + ("" if chance is None or per_row else f"; chance {chance:.2f}")
+        panels.append((name, grid.mmcs.tolist(), dict(zmin=0, zmax=1, colorscale="Viridis"), mmcs_bar))
+    panels.append(("dead fraction", grid.dead_fraction.tolist(), dict(zmin=0, zmax=1, colorscale="Reds"), {}))
     if len(ys) > 1:
-        panels.append(("MMCS with next larger dictionary", grid.dictionary_mmcs, ys[:-1], dict(zmin=0, zmax=1, colorscale="Viridis")))
+        blank = [[None] * len(xs)]  # the largest dictionary has no next larger one
+        panels.append(("MMCS with next larger dictionary", grid.dictionary_mmcs.tolist() + blank,
+                       dict(zmin=0, zmax=1, colorscale="Viridis"), {}))  # its chance is another number: not marked
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels], horizontal_spacing=0.1)
-    for col, (name, z, y, style) in enumerate(panels, start=1):
-        text = [[f"{v:.2f}" for v in row] for row in z.tolist()]
+    for col, (name, z, style, bar) in enumerate(panels, start=1):
+        text = [["—" if v is None else f"{v:.2f}" for v in row] for row in z]
         bar_x = fig.layout[f"xaxis{col if col > 1 else ''}"].domain[1] + 0.005  # just right of its own panel
         fig.add_trace(
-            go.Heatmap(z=z.tolist(), x=xs, y=y, text=text, texttemplate="%{text}", textfont=dict(size=8), name=name,
-                       colorbar=dict(x=bar_x, len=0.9, thickness=10), **style),
+            go.Heatmap(z=z, x=xs, y=ys, text=text, texttemplate="%{text}", textfont=dict(size=12), name=name,
+                       colorbar=dict(x=bar_x, len=0.9, thickness=10, **bar), **style),
             row=1, col=col,
         )
-        fig.update_xaxes(title_text="α (L1 coefficient)", type="category", row=1, col=col)
-        fig.update_yaxes(title_text="dictionary size" if col == 1 else None, type="category", row=1, col=col)
+        fig.update_xaxes(title_text="α (L1 coefficient)", type="category", categoryarray=xs, row=1, col=col)
+        fig.update_yaxes(title_text="dictionary size" if col == 1 else None, type="category", categoryorder="array",
+                         categoryarray=ys, row=1, col=col)
+    if per_row and grid.mmcs is not None:
+        fig.update_yaxes(tickvals=ys, ticktext=[f"{s} (chance {c:.2f})" for s, c in zip(ys, chance)], row=1, col=1)
     fig.update_layout(title=title, height=420, width=max(900, 440 * len(panels)))
     return fig
 
@@ -171,15 +208,37 @@ def plot_recipe_table(results: Sequence, columns: Sequence[str] = ("l0", "mmcs",
     return fig
 
 
-def plot_frontier(results: Sequence, title: str = "Reconstruction against sparsity") -> go.Figure:
-    """Held-out FVE against L0 for every instance of each recipe's row (the frontier Gao et al. 2024 compare on)."""
+def plot_frontier(results: Sequence, title: str = "Reconstruction against sparsity", matched_l0: float | None = None,
+                  min_l0: float = 0.1) -> go.Figure:
+    """Held-out FVE against L0 for every instance of each recipe's row (the frontier Gao et al. 2024 compare on).
+
+    Instances with L0 < min_l0 (an L1 penalty so strong that almost nothing fires) would stretch the log axis over
+    decades of nothing: they are drawn at L0 = min_l0 as open triangles ◁, one legend entry saying so.
+    `matched_l0`: the L0 the recipes are compared at, a dashed line."""
+    if min_l0 <= 0:
+        raise ValueError(f"min_l0 must be > 0 (the x axis is logarithmic), got {min_l0}")
     fig = go.Figure()
+    clipped = {"x": [], "y": [], "colour": [], "text": []}
     for n, r in enumerate(results):
         l0, fve = r.result.final("l0"), r.result.final("fve")
-        knobs = r.result.sae.cfg.ks or r.result.sae.cfg.l1_coeffs
-        fig.add_trace(go.Scatter(x=l0, y=fve, mode="lines+markers", name=r.name, text=[f"{k:g}" for k in knobs],
-                                 hovertemplate="L0 %{x:.2f}<br>FVE %{y:.3f}<br>α or k %{text}",
-                                 line=dict(color=_colour(n, len(results)))))
+        knobs = [f"{k:g}" for k in (r.result.sae.cfg.ks or r.result.sae.cfg.l1_coeffs)]
+        colour = _colour(n, len(results))
+        kept = [i for i, v in enumerate(l0) if v >= min_l0]
+        for i in (i for i in range(len(l0)) if l0[i] < min_l0):
+            clipped["x"].append(min_l0)
+            clipped["y"].append(fve[i])
+            clipped["colour"].append(colour)
+            clipped["text"].append(f"{r.name}, α or k {knobs[i]}: L0 {l0[i]:.2g}")
+        fig.add_trace(go.Scatter(x=[l0[i] for i in kept], y=[fve[i] for i in kept], mode="lines+markers", name=r.name,
+                                 text=[knobs[i] for i in kept], hovertemplate="L0 %{x:.2f}<br>FVE %{y:.3f}<br>α or k %{text}",
+                                 line=dict(color=colour)))
+    if clipped["x"]:
+        fig.add_trace(go.Scatter(x=clipped["x"], y=clipped["y"], mode="markers", text=clipped["text"],
+                                 name=f"L0 < {min_l0:g} ({len(clipped['x'])} points), drawn at {min_l0:g}",
+                                 hovertemplate="%{text}<br>FVE %{y:.3f}",
+                                 marker=dict(symbol="triangle-left-open", size=11, color=clipped["colour"], line=dict(width=2))))
+    if matched_l0 is not None:
+        _vline(fig, matched_l0, f"matched L0 = {matched_l0:g}", log_x=True, colour="black")
     fig.update_layout(title=title, xaxis_title="L0 (active latents per sample)", yaxis_title="fraction of variance explained",
                       xaxis_type="log", height=420)
     return fig
@@ -203,20 +262,24 @@ def plot_recommendations(rows: Sequence[dict], key: str = "mmcs", title: str = "
 def plot_mcs_histogram_grid(grid: GridResult, title: str = "Per-feature MCS across the grid") -> go.Figure:
     """The MMCS heatmap (left) beside a histogram of the per-feature MCS of every (size, α) cell (right).
 
-    A middling MMCS then reads as "every feature partly found" (one central bump) or "some fully, some not" (two)."""
+    A middling MMCS then reads as "every feature partly found" (one central bump) or "some fully, some not" (two).
+    Histogram rows are dictionary sizes (largest at the top, as in the heatmap), columns α; x: a feature's MCS in
+    [0, 1], y: how many features (each panel its own scale)."""
     if grid.mcs is None or grid.mmcs is None:
         raise ValueError("plot_mcs_histogram_grid needs a grid trained with a ground truth (grid.mcs is None)")
     sizes, alphas = grid.d_sae_values, grid.alphas
     n_rows, n_cols = len(sizes), len(alphas)
     specs = [[{"rowspan": n_rows}] + [{}] * n_cols] + [[None] + [{}] * n_cols for _ in range(n_rows - 1)]
     fig = make_subplots(rows=n_rows, cols=n_cols + 1, specs=specs, column_widths=[0.34] + [0.66 / n_cols] * n_cols,
-                        horizontal_spacing=0.02, vertical_spacing=0.03,
-                        column_titles=["MMCS (truth → learned)"] + [f"α = {alpha_label(a)}" for a in alphas])
+                        horizontal_spacing=0.045, vertical_spacing=0.03,  # room for the histograms' y title
+                        column_titles=["MMCS (truth → learned)"] + [f"α = {alpha_label(a)}" for a in alphas],
+                        row_titles=[str(s) for s in reversed(sizes)])  # dictionary size, level with the heatmap's rows
     z = grid.mmcs.tolist()
     fig.add_trace(go.Heatmap(z=z, x=[alpha_label(a) for a in alphas], y=[str(s) for s in sizes], zmin=0, zmax=1,
                              colorscale="Viridis", text=[[f"{v:.2f}" for v in row] for row in z], texttemplate="%{text}",
-                             name="MMCS", colorbar=dict(x=0.3, thickness=10)), row=1, col=1)
-    fig.update_xaxes(type="category", title_text="α", row=1, col=1)
+                             name="MMCS", colorbar=dict(orientation="h", x=0.17, xanchor="center", y=-0.2, yanchor="top",
+                                                        len=0.3, thickness=10)), row=1, col=1)  # below: clear of the histograms
+    fig.update_xaxes(type="category", title_text="α (L1 coefficient)", row=1, col=1)
     fig.update_yaxes(type="category", title_text="dictionary size", row=1, col=1)
     for i, size in enumerate(sizes):
         for j in range(n_cols):
@@ -225,9 +288,12 @@ def plot_mcs_histogram_grid(grid: GridResult, title: str = "Per-feature MCS acro
                                        marker_color=_colour(int(10 * float(grid.mmcs[i, j])), 10),
                                        name=f"d_sae={size}, α={alpha_label(alphas[j])}"),
                           row=n_rows - i, col=j + 2)  # largest size at the top, as in the heatmap
-            fig.update_xaxes(range=[0, 1], showticklabels=i == 0, row=n_rows - i, col=j + 2)
-            fig.update_yaxes(showticklabels=False, row=n_rows - i, col=j + 2)
-    fig.update_layout(title=title, height=max(420, 110 * n_rows), width=max(900, 330 + 150 * n_cols), bargap=0.05)
+            fig.update_xaxes(range=[0, 1], showticklabels=i == 0, title_text="MCS" if i == 0 else None,
+                             row=n_rows - i, col=j + 2)
+            fig.update_yaxes(showticklabels=False, title_text="features" if j == 0 and i == n_rows // 2 else None,
+                             title_standoff=0, row=n_rows - i, col=j + 2)
+    fig.update_layout(title=title, height=max(460, 110 * n_rows + 120), width=max(900, 330 + 150 * n_cols), bargap=0.05,
+                      margin=dict(b=110))
     return fig
 
 
@@ -356,14 +422,14 @@ def plot_lm_grid(grid: GridResult, estimate: FeatureCountEstimate | None = None,
         for col, (x, y) in enumerate(series, start=1):
             fig.add_trace(go.Scatter(x=list(x), y=y.tolist(), mode="lines+markers", name=name, legendgroup=name,
                                      showlegend=col == 1, line=dict(color=colour)), row=1, col=col)
-    for col in range(1, 5):
-        fig.update_xaxes(type="log", title_text="dictionary size", row=1, col=col)
+    for col in range(1, 5):  # one x range for all panels; powers of ten, not SI prefixes ("10n", "1µ") on log axes
+        fig.update_xaxes(type="log", title_text="dictionary size", matches="x", exponentformat="power", row=1, col=col)
         if published:
             fig.add_vrect(x0=published[0], x1=published[1], fillcolor="green", opacity=0.12, line_width=0, row=1, col=col)
     if estimate:
         fig.add_vline(x=estimate.estimate, line_dash="dash", line_color="black", row=1, col=1)
-    fig.update_yaxes(type="log", row=1, col=3)
-    fig.update_yaxes(type="log", row=1, col=4)
+    fig.update_yaxes(type="log", exponentformat="power", row=1, col=3)
+    fig.update_yaxes(type="log", exponentformat="power", row=1, col=4)
     fig.update_layout(title=title + (" (green: the published 512–1024; dashed: our estimate)" if published else ""),
                       height=400, width=1400)
     return fig
@@ -429,26 +495,44 @@ def _importance_colours(n: int) -> list[str]:
     return sample_colorscale("Viridis", [0.85 * i / max(1, n - 1) for i in range(n)])
 
 
-def plot_feature_directions(Ws: Sequence, titles: Sequence[str], title: str = "Feature directions W_i in the hidden plane") -> go.Figure:
-    """One panel per model: each feature's column W_i [d_hidden ≥ 2] drawn as a line from the origin (first two hidden
-    dimensions), coloured by feature index (dark: most important)."""
+def _tms_title(title: str, n: int | None, m: int | None, importance: float | None) -> str:
+    """The title with the toy model's setting on a second, smaller line: n features in m dimensions, I_i = importance^i."""
+    parts = ([f"n = {n} features"] if n is not None else []) + ([f"m = {m} dimensions"] if m is not None else [])
+    parts += [f"importance I_i = {importance:g}ⁱ"] if importance is not None else []
+    return f"{title}<br><sup>{', '.join(parts)}</sup>" if parts else title
+
+
+def plot_feature_directions(Ws: Sequence, titles: Sequence[str], title: str = "Feature directions W_i in the hidden plane",
+                            n: int | None = None, m: int | None = None, importance: float | None = None) -> go.Figure:
+    """One panel per model: each feature's column W_i [d, feat] (d ≥ 1) drawn as a line from the origin (first two hidden
+    dimensions), coloured by feature index (dark: most important), inside the dotted unit circle ‖W_i‖ = 1 (ticks at
+    ±1). n, m, importance: the setting (features, hidden dimensions, I_i = importance^i), written in the title."""
+    import math
+
     fig = make_subplots(rows=1, cols=len(Ws), subplot_titles=list(titles), horizontal_spacing=0.03)
+    circle = [2 * math.pi * t / 72 for t in range(73)]
     for col, W in enumerate(Ws, start=1):
         W = W.detach().cpu()
         colours = _importance_colours(W.shape[1])
+        fig.add_trace(go.Scatter(x=[math.cos(t) for t in circle], y=[math.sin(t) for t in circle], mode="lines",
+                                 line=dict(color="lightgrey", dash="dot", width=1), name="‖W_i‖ = 1", hoverinfo="skip",
+                                 legendgroup="unit", showlegend=col == 1), row=1, col=col)
         for i in range(W.shape[1]):
             x, y = float(W[0, i]), float(W[1, i]) if W.shape[0] > 1 else 0.0
             fig.add_trace(go.Scatter(x=[0, x], y=[0, y], mode="lines+markers", line=dict(color=colours[i], width=3),
                                      marker=dict(size=[0, 8]), name=f"feature {i}", legendgroup=f"f{i}", showlegend=col == 1),
                           row=1, col=col)
-        fig.update_xaxes(range=[-1.4, 1.4], showticklabels=False, row=1, col=col)
-        fig.update_yaxes(range=[-1.4, 1.4], showticklabels=False, scaleanchor=f"x{col if col > 1 else ''}", row=1, col=col)
-    fig.update_layout(title=title, height=300, width=max(500, 230 * len(Ws)))
+        fig.update_xaxes(range=[-1.4, 1.4], tickvals=[-1, 0, 1], showticklabels=col == 1, zeroline=False, row=1, col=col)
+        fig.update_yaxes(range=[-1.4, 1.4], tickvals=[-1, 0, 1], showticklabels=col == 1, zeroline=False,
+                         scaleanchor=f"x{col if col > 1 else ''}", row=1, col=col)
+    fig.update_layout(title=_tms_title(title, n, m, importance), height=300, width=max(500, 230 * len(Ws)))
     return fig
 
 
-def plot_wtw(Ws: Sequence, titles: Sequence[str], title: str = "WᵀW: how each feature's output reads the others") -> go.Figure:
-    """Heatmaps of WᵀW [feat, feat] per model (diagonal ≈ 1: represented; off-diagonal: interference), colour range ±1."""
+def plot_wtw(Ws: Sequence, titles: Sequence[str], title: str = "WᵀW: how each feature's output reads the others",
+             n: int | None = None, m: int | None = None, importance: float | None = None) -> go.Figure:
+    """Heatmaps of WᵀW [feat, feat] per model (diagonal ≈ 1: represented; off-diagonal: interference), colour range ±1.
+    n, m, importance: the setting, written in the title (as in plot_feature_directions)."""
     fig = make_subplots(rows=1, cols=len(Ws), subplot_titles=list(titles), horizontal_spacing=0.02)
     for col, W in enumerate(Ws, start=1):
         W = W.detach().cpu()
@@ -456,14 +540,15 @@ def plot_wtw(Ws: Sequence, titles: Sequence[str], title: str = "WᵀW: how each 
                                  showscale=col == len(Ws), name=titles[col - 1]), row=1, col=col)
         fig.update_yaxes(autorange="reversed", showticklabels=False, row=1, col=col)
         fig.update_xaxes(showticklabels=False, row=1, col=col)
-    fig.update_layout(title=title, height=260, width=max(500, 200 * len(Ws)))
+    fig.update_layout(title=_tms_title(title, n, m, importance), height=260, width=max(500, 200 * len(Ws)))
     return fig
 
 
 def plot_norms_superposition(norms: Sequence, sup: Sequence, titles: Sequence[str],
-                             title: str = "‖W_i‖ per feature, coloured by superposition Σ_{j≠i}(Ŵ_i·W_j)²") -> go.Figure:
+                             title: str = "‖W_i‖ per feature, coloured by superposition Σ_{j≠i}(Ŵ_i·W_j)²",
+                             n: int | None = None, m: int | None = None, importance: float | None = None) -> go.Figure:
     """Elhage et al.'s bar charts: one panel per model, a bar per feature (length ‖W_i‖), colour = its superposition
-    (dark: a dedicated dimension; yellow: shares its direction with others)."""
+    (dark: a dedicated dimension; yellow: shares its direction with others). n, m, importance: the setting, in the title."""
     fig = make_subplots(rows=len(norms), cols=1, subplot_titles=list(titles), vertical_spacing=0.04, shared_xaxes=True)
     for row, (nrm, s) in enumerate(zip(norms, sup), start=1):
         nrm, s = [float(v) for v in nrm], [float(v) for v in s]
@@ -472,7 +557,7 @@ def plot_norms_superposition(norms: Sequence, sup: Sequence, titles: Sequence[st
                       row=row, col=1)
         fig.update_yaxes(range=[0, 1.3], row=row, col=1)
     fig.update_xaxes(title_text="feature index (importance decreasing →)", row=len(norms), col=1)
-    fig.update_layout(title=title, height=120 + 110 * len(norms), showlegend=False, bargap=0.15)
+    fig.update_layout(title=_tms_title(title, n, m, importance), height=120 + 110 * len(norms), showlegend=False, bargap=0.15)
     return fig
 
 
@@ -516,7 +601,8 @@ def plot_phase_diagram(densities: Sequence[float], relative_importances: Sequenc
         fig.add_trace(go.Scatter(x=boundary[key], y=boundary["density"], mode="lines", line=dict(color="black", width=3),
                                  name=name or "analytic boundary", showlegend=name is not None))
     fig.update_layout(title=title, xaxis_title="relative importance of feature 2 (I₂ / I₁)", xaxis_type="log",
-                      yaxis_title="feature density p = 1 − S", yaxis_type="log", height=480, width=640)
+                      yaxis_title="feature density p = 1 − S", yaxis_type="log", height=480, width=640,
+                      legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"))  # above the plot: clear of the colour bar
     return fig
 
 
@@ -553,11 +639,28 @@ def plot_interference_histograms(ratios: Sequence[float], abs_cos: dict, title: 
     return fig
 
 
-def plot_ratio_metrics(ratios: Sequence[float], series: dict, y_title: str, title: str, favourable: float = 2.0) -> go.Figure:
+def plot_ratio_metrics(ratios: Sequence[float], series: dict, y_title: str, title: str, favourable: float = 2.0,
+                       d: int | None = None) -> go.Figure:
     """Lines against the ratio of features to dimensions (log x), series = {name: [value per ratio]}, the report's
-    favourable ratio marked."""
-    fig = go.Figure([go.Scatter(x=list(ratios), y=[float(v) for v in vals], mode="lines+markers", name=name)
-                     for name, vals in series.items()])
-    fig.add_vline(x=favourable, line=dict(dash="dash", color="grey"), annotation_text=f"report's ratio {favourable:g}")
-    fig.update_layout(title=title, xaxis_title="features / dimensions (n / d)", xaxis_type="log", yaxis_title=y_title)
+    favourable ratio marked.
+
+    A name "placement: what" groups its series: one colour per placement, one line style and marker per "what"; a
+    "what" of "chance" (MMCS of a random dictionary) is drawn dotted, without markers, in its placement's colour.
+    `d`: the dimension the ratios were swept at, written in the title."""
+    parts = [(name.partition(": ")[0], name.partition(": ")[2].strip()) for name in series]
+    placements = list(dict.fromkeys(p for p, _ in parts))
+    whats = list(dict.fromkeys(w for _, w in parts if w != "chance"))
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+    dashes, symbols = ["solid", "dash", "dashdot", "longdash"], ["circle", "square", "diamond", "triangle-up"]
+    fig = go.Figure()
+    for (name, vals), (placement, what) in zip(series.items(), parts):
+        colour = palette[placements.index(placement) % len(palette)]
+        chance, i = what == "chance", whats.index(what) if what in whats else 0
+        fig.add_trace(go.Scatter(x=list(ratios), y=[float(v) for v in vals], mode="lines" if chance else "lines+markers",
+                                 name=name, line=dict(color=colour, dash="dot" if chance else dashes[i % 4]),
+                                 marker=dict(symbol=symbols[i % 4], size=7)))
+    _vline(fig, favourable, f"report's ratio {favourable:g}", log_x=True)
+    fig.update_xaxes(tickvals=list(ratios), ticktext=[f"{r:g}" for r in ratios])
+    fig.update_layout(title=title if d is None else f"{title} (d = {d} dimensions)", xaxis_title="features / dimensions (n / d)",
+                      xaxis_type="log", yaxis_title=y_title)
     return fig

@@ -69,7 +69,8 @@ def test_plot_builders_return_figures(tiny_grid):
     assert len(fig.data) == 4 * 3  # MMCS, MSE, L1, L0 for each instance
     fig = sk.plots.plot_grid_heatmaps(grid)
     assert [t.type for t in fig.data] == ["heatmap"] * 3
-    assert len(fig.data[2].z) == 2  # dictionary-to-dictionary has one row fewer
+    assert fig.data[0].y == fig.data[2].y == ("8", "16", "32")  # every panel has the same rows, by size
+    assert list(fig.data[2].z[-1]) == [None] * 3  # the largest dictionary has no next larger one: a blank row
     fig = sk.plots.plot_mcs_histogram(grid.mcs[0][0].tolist())
     assert fig.data[0].type == "histogram"
 

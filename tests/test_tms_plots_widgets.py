@@ -10,7 +10,7 @@ from sae_kit import geometry, phase, plots, widgets
 
 def test_tms_plot_builders():
     Ws = [geometry.regular_polygon(5), torch.eye(2, 5)]
-    assert len(plots.plot_feature_directions(Ws, ["a", "b"]).data) == 10
+    assert len(plots.plot_feature_directions(Ws, ["a", "b"]).data) == 2 * (1 + 5)  # per panel: the unit circle, 5 features
     assert len(plots.plot_wtw(Ws, ["a", "b"]).data) == 2
     norms = [geometry.feature_norms(W).tolist() for W in Ws]
     sup = [geometry.superposition(W).tolist() for W in Ws]
