@@ -177,7 +177,10 @@ class SAEToySnapshot:
     alive: torch.Tensor
     """[d_sae] bool: the latent fired on a held-out sample."""
     mcs: torch.Tensor
-    """[feat] each true feature's best cosine with the dictionary."""
+    """[feat] each true feature's best cosine with the alive latents' decoder directions (0 when none is alive): a
+    dead latent reconstructs nothing, and in 2 or 3 dimensions a dictionary of random directions already scores high."""
+    chance_mmcs: float
+    """MMCS of a random dictionary of the same size: the level a drawing-sized toy gives away for free."""
     l0: float
     """Mean active latents per held-out sample."""
 
@@ -192,7 +195,7 @@ class SAEToySnapshot:
 
 @lru_cache(maxsize=256)
 def sae_toy_snapshot(alpha: float, d_sae: int, n_features: int = 6, d: int = 2, avg_active: float = 1.0,
-                     seed: int = 0, steps: int = 600) -> SAEToySnapshot:
+                     seed: int = 0, steps: int = 400) -> SAEToySnapshot:
     """Train one L1 SAE on `n_features` random unit features in `d` = 2 or 3 dimensions (the report's toy data,
     shrunk until it can be drawn) and return its dictionary beside the truth."""
     check_range("alpha", alpha, 0.0, math.inf, high_open=True)
@@ -210,10 +213,12 @@ def sae_toy_snapshot(alpha: float, d_sae: int, n_features: int = 6, d: int = 2, 
     x, _ = data.sample(2048, generator=torch.Generator().manual_seed(seed + 7))
     with torch.no_grad():
         codes = run.sae(x).codes[0]  # [batch, d_sae]
-    dictionary = run.sae.dictionary[0].detach()
+    dictionary = run.sae.dictionary[0].detach()  # [d_sae, d]
+    alive = (codes > 0).any(dim=0)  # [d_sae]
+    found = mcs(data.features, dictionary[alive]) if alive.any() else torch.zeros(n_features)
+    chance = float(mcs(data.features, random_directions(d_sae, d, seed=seed + 1).T).mean())
     return SAEToySnapshot(alpha=float(alpha), d_sae=d_sae, features=data.features.float(), dictionary=dictionary,
-                          alive=(codes > 0).any(dim=0), mcs=mcs(data.features, dictionary).detach(),
-                          l0=float((codes > 0).float().sum(dim=1).mean()))
+                          alive=alive, mcs=found.detach(), chance_mmcs=chance, l0=float((codes > 0).float().sum(dim=1).mean()))
 
 
 class LatentDashboards:

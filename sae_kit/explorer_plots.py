@@ -161,8 +161,8 @@ def plot_sae_toy_snapshot(snap: SAEToySnapshot) -> go.Figure:
         fig.update_xaxes(range=[-1.2, 1.2], showticklabels=False, zeroline=False)
         fig.update_yaxes(range=[-1.2, 1.2], scaleanchor="x", showticklabels=False, zeroline=False)
     fig.update_layout(
-        title=(f"α = {snap.alpha:g}, d_sae = {snap.d_sae}: MMCS {snap.mmcs:.2f} · dead {snap.dead} of {snap.d_sae} · "
-               f"L0 {snap.l0:.2f}"),
+        title=(f"α = {snap.alpha:g}, d_sae = {snap.d_sae}: MMCS of the alive latents {snap.mmcs:.2f} (random dictionary "
+               f"{snap.chance_mmcs:.2f}) · dead {snap.dead} of {snap.d_sae} · L0 {snap.l0:.2f}"),
         title_font_size=14, height=460, width=560, margin=dict(t=60, l=20, r=20, b=20),
         legend=dict(orientation="h", y=-0.02),
     )

@@ -158,7 +158,7 @@ def update_sae_toy_explorer(fig: go.Figure, alpha: float, d_sae: int, d: int = 2
     return _try(run)
 
 
-def sae_toy_explorer(alpha: float = 0.3, d_sae: int = 6, d: int = 2, n_features: int = 6,
+def sae_toy_explorer(alpha: float = 0.3, d_sae: int = 12, d: int = 2, n_features: int = 6,
                      alphas: Sequence[float] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)):
     """Sliders for α and the dictionary size (and d = 2 or 3): the learned decoder directions drawn over the true
     features, with dead latents and MMCS. Returns an ipywidgets VBox, or None in headless runs."""
@@ -186,14 +186,15 @@ def sae_toy_explorer(alpha: float = 0.3, d_sae: int = 6, d: int = 2, n_features:
 # 04: one cell of the α × size grid
 
 
-def update_grid_cell_explorer(fig: go.Figure, mcs: torch.Tensor, probability: Sequence[float], d_sae_values: Sequence[int],
+def update_grid_cell_explorer(fig: go.Figure, mcs: Sequence[torch.Tensor], probability: Sequence[float], d_sae_values: Sequence[int],
                               alphas: Sequence[float], i: int, j: int) -> str:
-    """Draw cell (i, j) of a grid's per-feature MCS, mcs [size, alpha, feat], against each feature's firing probability."""
+    """Draw cell (i, j) of a grid's per-feature MCS (`GridResult.mcs`: per size, [alpha, feat]) against each
+    feature's firing probability [feat]."""
 
     def run() -> str:
         if not (0 <= i < len(d_sae_values) and 0 <= j < len(alphas)):
             raise ValueError(f"cell (i, j) must lie in [0, {len(d_sae_values) - 1}] × [0, {len(alphas) - 1}], got ({i}, {j})")
-        replace_figure(fig, plot_grid_cell(mcs[i, j].tolist(), list(probability), d_sae_values[i], alphas[j]))
+        replace_figure(fig, plot_grid_cell(mcs[i][j].tolist(), list(probability), d_sae_values[i], alphas[j]))
         return ""
 
     return _try(run)
@@ -240,8 +241,10 @@ def update_feature_browser(fig: go.Figure, dashboards, size_index: int, latent: 
         if not 0 <= latent < sizes[size_index]:
             raise ValueError(f"latent must lie in [0, {sizes[size_index] - 1}] for d_sae = {sizes[size_index]}, got {latent}")
         d = dashboards(size_index, latent)
-        if not d["values"]:
-            return f"latent {latent} of d_sae = {sizes[size_index]} never fires on these tokens (dead)"
+        if not d["values"]:  # a dead latent: an empty figure that says so
+            replace_figure(fig, go.Figure(layout=dict(title=f"d_sae = {sizes[size_index]}, latent {latent}: never fires on "
+                                                             "these tokens (a dead latent)", height=200)))
+            return ""
         title = (f"d_sae = {sizes[size_index]}, latent {latent}: fires on {d['firing_rate']:.2%} of tokens; best label "
                  f"'{d['label']}' (precision {d['precision']:.2f}, recall {d['recall']:.2f})")
         replace_figure(fig, plot_feature_dashboard(d["contexts"], d["values"], d["effect"], dashboards.token_strings, title))
