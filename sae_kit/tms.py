@@ -146,6 +146,8 @@ class TMSResult:
     """[inst, seed] held-out loss of every seed."""
     loss_history: torch.Tensor
     """[logged, inst] training loss of the best seed (every `steps // 50` steps)."""
+    W_history: torch.Tensor
+    """[logged, inst, d_hidden, feat] W of the best seed at the same steps as `loss_history` (the geometry forming)."""
     cfg: TMSConfig
     seconds: float
 
@@ -215,7 +217,7 @@ def train_tms(cfg: TMSConfig) -> TMSResult:
     # sample many steps' batches at once (one call instead of one per step), keeping each chunk ≲ 8M numbers
     chunk = max(1, min(cfg.steps, 8_000_000 // (cfg.batch_size * n_inst * n)))
     log_every = max(1, cfg.steps // 50)
-    history = []
+    history, W_history = [], []
     bar = progress(cfg.steps, "train TMS", enabled=cfg.progress)
     t0 = time.perf_counter()
     xs = None
@@ -229,6 +231,7 @@ def train_tms(cfg: TMSConfig) -> TMSResult:
         opt.step()
         if (step + 1) % log_every == 0:
             history.append(loss.detach())
+            W_history.append(W.detach().clone())
             bar.update(log_every)
     bar.close()
     seconds = time.perf_counter() - t0
@@ -239,9 +242,11 @@ def train_tms(cfg: TMSConfig) -> TMSResult:
         best = seed_losses.argmin(dim=1)  # [inst]
         pick = torch.arange(cfg.n_instances, device=device) * S + best  # [inst] index into the internal instances
         hist = torch.stack(history)[:, pick] if history else torch.empty(0, cfg.n_instances)
+        W_hist = torch.stack(W_history)[:, pick] if W_history else torch.empty(0, cfg.n_instances, m, n)
     return TMSResult(
         W=W[pick].cpu(), b=b[pick].cpu(), loss=seed_losses.gather(1, best[:, None])[:, 0].cpu(),
-        seed_losses=seed_losses.cpu(), loss_history=hist.cpu(), cfg=cfg, seconds=seconds,
+        seed_losses=seed_losses.cpu(), loss_history=hist.cpu(),
+        W_history=W_hist.cpu(), cfg=cfg, seconds=seconds,
     )
 
 

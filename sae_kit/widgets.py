@@ -1,123 +1,278 @@
-"""Interactive explorers for the toy models of superposition (notebook 01). Built only in a live kernel.
+"""The notebooks' interactive explorers. Built only in a live kernel.
 
-The widgets only wire a compute function (`explore_tms`: train a small toy model) to a figure-update function
-(`update_geometry_figure`); both are plain functions with tests. In headless runs (`sk.is_headless()`) no widget is
-built: `tms_explorer` returns None, since widget traffic can stall papermill.
+Each explorer wires a compute function (`sae_kit.explore`, cached by setting) to a figure function
+(`sae_kit.explorer_plots`, which never computes). The wiring is a plain `update_*` function — recompute, redraw the
+figure in place, return a status message ('' when fine, else what is wrong) — that tests call directly. The explorer
+itself only builds the controls and calls it. In headless runs (`sk.is_headless()`) no widget is built and every
+explorer returns None, since widget traffic can stall papermill.
+
+| notebook | explorer | controls → what changes |
+|---|---|---|
+| 01 | `tms_explorer` | sparsity, importance decay, n, m, ReLU/linear, training step → directions (3-D at m = 3), WᵀW, norms, D_i |
+| 02 | `ratio_explorer` | n/d, d, mean active features, placement → geometry, interference, antipodal fraction, SAE recovery |
+| 03 | `sae_toy_explorer` | α, dictionary size, d → decoder directions against the true features, dead latents, MMCS |
+| 04 | `grid_cell_explorer` | a cell of the α × size grid → its per-feature MCS histogram, which features were found |
+| 05 | `feature_browser` | dictionary size, latent → that latent's dashboard (contexts, activations, label, logit effect) |
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 
 from sae_kit._util import is_headless
-from sae_kit.geometry import feature_dimensionality, feature_norms, superposition
-from sae_kit.tms import TMSConfig, check_superposition, train_tms
+from sae_kit.explore import check_ratio_setting, ratio_snapshot, sae_toy_snapshot, tms_run
+from sae_kit.explorer_plots import plot_grid_cell, plot_ratio_snapshot, plot_sae_toy_snapshot, plot_tms_geometry, replace_figure
+from sae_kit.geometry import feature_dimensionality, interference_stats, superposition
+from sae_kit.tms import check_superposition
 
-__all__ = ["explore_tms", "geometry_figure", "update_geometry_figure", "tms_explorer", "MAX_FEATURES"]
+__all__ = ["update_tms_explorer", "tms_explorer", "update_ratio_explorer", "ratio_explorer", "update_sae_toy_explorer",
+           "sae_toy_explorer", "update_grid_cell_explorer", "grid_cell_explorer", "update_feature_browser",
+           "feature_browser", "MAX_FEATURES", "EXPLORER_RATIOS"]
 
 MAX_FEATURES = 12
-"""Largest n the explorer offers (the figure keeps one trace per feature)."""
+"""Largest n the toy-model explorer offers."""
+EXPLORER_RATIOS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 8.0, 16.0)
+"""The n/d values the ratio explorer's slider offers (the cache can be warmed for all of them)."""
+_STYLE = dict(continuous_update=False, style={"description_width": "initial"})
 
 
-def explore_tms(sparsity: float, importance_decay: float, n_features: int, d_hidden: int, steps: int = 1000,
-                n_seeds: int = 2, seed: int = 0) -> torch.Tensor:
-    """Train one small toy model (best of `n_seeds`) and return its W [d_hidden, feat] (about a second)."""
-    if not 0 <= sparsity < 1:
-        raise ValueError(f"sparsity must lie in [0, 1), got {sparsity!r}")
-    check_superposition(n_features, d_hidden)
-    if n_features > MAX_FEATURES:
-        raise ValueError(f"n_features must be ≤ {MAX_FEATURES} in the explorer, got {n_features}")
-    cfg = TMSConfig(n_features=n_features, d_hidden=d_hidden, feature_probability=1 - sparsity, importance=importance_decay,
-                    n_seeds=n_seeds, steps=steps, lr=1e-2, n_eval=2048, seed=seed)
-    return train_tms(cfg).W[0]
+def _try(update: Callable[[], str]) -> str:
+    """Run an update; a ValueError (an invalid combination of controls) becomes the status message."""
+    try:
+        return update()
+    except ValueError as err:
+        return f"⚠ {err}"
 
 
-def geometry_figure(W: torch.Tensor, title: str = "") -> go.Figure:
-    """Three panels for one model: feature directions (first two hidden dimensions), WᵀW, and ‖W_i‖ bars coloured by
-    superposition. Always MAX_FEATURES direction traces (unused ones empty) so the update can restyle in place."""
-    fig = make_subplots(rows=1, cols=3, subplot_titles=["W_i (hidden dims 1–2)", "WᵀW", "‖W_i‖ (colour: superposition)"],
-                        horizontal_spacing=0.08)
-    for i in range(MAX_FEATURES):
-        fig.add_trace(go.Scatter(x=[0, 0], y=[0, 0], mode="lines+markers", marker=dict(size=[0, 8]), line=dict(width=3),
-                                 name=f"feature {i}", showlegend=False), row=1, col=1)
-    fig.add_trace(go.Heatmap(z=[[0.0]], zmin=-1, zmax=1, colorscale="RdBu", reversescale=True, showscale=False), row=1, col=2)
-    fig.add_trace(go.Bar(x=[0], y=[0.0], marker=dict(color=[0.0], cmin=0, cmax=1, colorscale="Viridis"), name="norm"),
-                  row=1, col=3)
-    fig.update_xaxes(range=[-1.4, 1.4], row=1, col=1)
-    fig.update_yaxes(range=[-1.4, 1.4], scaleanchor="x", row=1, col=1)
-    fig.update_yaxes(autorange="reversed", row=1, col=2)
-    fig.update_yaxes(range=[0, 1.3], row=1, col=3)
-    fig.update_layout(height=340, width=960, showlegend=False, title=title)
-    update_geometry_figure(fig, W, title)
-    return fig
+# ---------------------------------------------------------------------------------------------------------------------
+# 01: a toy model of superposition
 
 
-def update_geometry_figure(fig: go.Figure, W: torch.Tensor, title: str = "") -> go.Figure:
-    """Write a model W [d_hidden, feat] into a figure made by `geometry_figure` (a go.Figure or go.FigureWidget)."""
-    from plotly.colors import sample_colorscale
+def update_tms_explorer(fig: go.Figure, sparsity: float, importance_decay: float, n_features: int, d_hidden: int,
+                        linear: bool = False, step_index: int = -1, steps: int = 1000) -> str:
+    """Train (or fetch from the cache) one toy model and draw it as it was at recorded step `step_index` (−1: the end),
+    with each feature's D_i, the antipodal fraction and the loss in the title."""
 
-    W = W.detach().cpu().float()
-    n = W.shape[1]
-    if n > MAX_FEATURES:
-        raise ValueError(f"W has {n} features; the figure holds at most {MAX_FEATURES}")
-    colours = sample_colorscale("Viridis", [0.85 * i / max(1, n - 1) for i in range(n)])
-    y_row = W[1] if W.shape[0] > 1 else torch.zeros(n)
-    dims = feature_dimensionality(W)
-    with fig.batch_update() if isinstance(fig, go.FigureWidget) else _null():
-        for i in range(MAX_FEATURES):
-            tr = fig.data[i]
-            if i < n:
-                tr.x, tr.y = [0, float(W[0, i])], [0, float(y_row[i])]
-                tr.line.color = colours[i]
-                tr.name = f"feature {i}: D = {float(dims[i]):.2f}"
-            else:
-                tr.x, tr.y = [0, 0], [0, 0]
-        fig.data[MAX_FEATURES].z = (W.T @ W).tolist()
-        bars = fig.data[MAX_FEATURES + 1]
-        bars.x = list(range(n))
-        bars.y = feature_norms(W).tolist()
-        bars.marker.color = superposition(W).clamp(0, 1).tolist()
-        fig.layout.title = title
-    return fig
+    def run() -> str:
+        if n_features > MAX_FEATURES:
+            raise ValueError(f"n_features must be ≤ {MAX_FEATURES} in the explorer, got {n_features}")
+        check_superposition(n_features, d_hidden)
+        res = tms_run(float(sparsity), float(importance_decay), int(n_features), int(d_hidden), bool(linear), steps)
+        if not -len(res.steps) <= step_index < len(res.steps):
+            raise ValueError(f"step_index must lie in [−{len(res.steps)}, {len(res.steps) - 1}], got {step_index}")
+        W = res.W_history[step_index]  # [d_hidden, feat]
+        stats = interference_stats(W)
+        title = (f"{'linear' if linear else 'ReLU'} model, n = {n_features}, m = {d_hidden}, S = {sparsity:.2f}, "
+                 f"I_i = {importance_decay:.2f}^i — step {res.steps[step_index]} of {steps}: loss "
+                 f"{res.loss_history[step_index]:.4f}, {stats['n_represented']} represented, antipodal fraction "
+                 f"{stats['antipodal_fraction']:.2f}")
+        replace_figure(fig, plot_tms_geometry(W, feature_dimensionality(W).tolist(), superposition(W).tolist(), title))
+        return ""
 
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+    return _try(run)
 
 
 def tms_explorer(sparsity: float = 0.9, importance_decay: float = 0.9, n_features: int = 5, d_hidden: int = 2,
                  steps: int = 1000):
-    """Sliders for sparsity, importance decay, n and m that retrain a small toy model and redraw its geometry.
-
-    Returns an ipywidgets VBox (display it), or None in headless runs.
-    """
+    """Sliders for sparsity, importance decay, n and m, a ReLU/linear toggle and a training-step scrubber that redraw a
+    small toy model's geometry. Returns an ipywidgets VBox (display it), or None in headless runs."""
     if is_headless():
         return None
     import ipywidgets as widgets
 
-    fig = go.FigureWidget(geometry_figure(explore_tms(sparsity, importance_decay, n_features, d_hidden, steps)))
-    style = dict(continuous_update=False, style={"description_width": "initial"})
-    s = widgets.FloatSlider(value=sparsity, min=0.0, max=0.99, step=0.01, description="sparsity S", **style)
-    dec = widgets.FloatSlider(value=importance_decay, min=0.5, max=1.0, step=0.05, description="importance decay", **style)
-    n = widgets.IntSlider(value=n_features, min=2, max=MAX_FEATURES, description="features n", **style)
-    m = widgets.IntSlider(value=d_hidden, min=1, max=MAX_FEATURES - 1, description="dimensions m", **style)
+    fig = go.FigureWidget()
+    s = widgets.FloatSlider(value=sparsity, min=0.0, max=0.99, step=0.01, description="sparsity S", **_STYLE)
+    dec = widgets.FloatSlider(value=importance_decay, min=0.5, max=1.0, step=0.05, description="importance decay", **_STYLE)
+    n = widgets.IntSlider(value=n_features, min=2, max=MAX_FEATURES, description="features n", **_STYLE)
+    m = widgets.IntSlider(value=d_hidden, min=1, max=MAX_FEATURES - 1, description="dimensions m", **_STYLE)
+    relu = widgets.ToggleButtons(options=[("ReLU", False), ("linear", True)], value=False, description="model", **_STYLE)
+    step = widgets.IntSlider(value=49, min=0, max=49, description="training step (of 50 recorded)", **_STYLE)
     status = widgets.Label()
 
-    def on_change(_change=None) -> None:
-        if m.value >= n.value:
-            status.value = "superposition needs m < n"
-            return
+    def redraw(_change=None) -> None:
         status.value = "training…"
-        W = explore_tms(s.value, dec.value, n.value, m.value, steps)
-        update_geometry_figure(fig, W, f"S = {s.value:.2f}, I_i = {dec.value:.2f}^i, n = {n.value}, m = {m.value}")
-        status.value = ""
+        status.value = update_tms_explorer(fig, s.value, dec.value, n.value, m.value, relu.value, step.value, steps)
 
-    for w in (s, dec, n, m):
-        w.observe(on_change, names="value")
-    return widgets.VBox([widgets.HBox([s, dec]), widgets.HBox([n, m, status]), fig])
+    for w in (s, dec, n, m, relu, step):
+        w.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([s, dec, relu]), widgets.HBox([n, m, step]), status, fig])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 02: the ratio of features to dimensions
+
+
+def update_ratio_explorer(fig: go.Figure, ratio: float, d: int, avg_active: float, placement: str) -> str:
+    """Place n = ratio · d features (random, or by a toy model), train a quick SAE row, and redraw."""
+
+    def run() -> str:
+        check_ratio_setting(ratio, d, avg_active, placement)
+        replace_figure(fig, plot_ratio_snapshot(ratio_snapshot(float(ratio), int(d), float(avg_active), placement)))
+        return ""
+
+    return _try(run)
+
+
+def ratio_explorer(ratio: float = 2.0, d: int = 8, avg_active: float = 2.0, placement: str = "tms",
+                   ratios: Sequence[float] = EXPLORER_RATIOS, dims: Sequence[int] = (2, 3, 4, 8, 16)):
+    """Sliders for n/d, d and the mean number of active features, and the placement: drag n/d across 2 to watch antipodal
+    pairs give way to a tangle and recovery fall. Returns an ipywidgets VBox, or None in headless runs."""
+    if is_headless():
+        return None
+    import ipywidgets as widgets
+
+    fig = go.FigureWidget()
+    r = widgets.SelectionSlider(options=[float(v) for v in ratios], value=float(ratio), description="features / dims n/d",
+                                **_STYLE)
+    dd = widgets.SelectionSlider(options=list(dims), value=d, description="dimensions d", **_STYLE)
+    act = widgets.FloatSlider(value=avg_active, min=0.5, max=8.0, step=0.5, description="mean active features", **_STYLE)
+    place = widgets.ToggleButtons(options=[("placed by a toy model", "tms"), ("random directions", "random")],
+                                  value=placement, description="placement", **_STYLE)
+    status = widgets.Label()
+
+    def redraw(_change=None) -> None:
+        status.value = "training a toy model and an SAE…"
+        status.value = update_ratio_explorer(fig, r.value, dd.value, act.value, place.value)
+
+    for w in (r, dd, act, place):
+        w.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([r, dd]), widgets.HBox([act, place]), status, fig])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 03: an SAE small enough to draw
+
+
+def update_sae_toy_explorer(fig: go.Figure, alpha: float, d_sae: int, d: int = 2, n_features: int = 6) -> str:
+    """Train (or fetch) one L1 SAE on `n_features` features in d = 2 or 3 dimensions and draw its dictionary."""
+
+    def run() -> str:
+        replace_figure(fig, plot_sae_toy_snapshot(sae_toy_snapshot(float(alpha), int(d_sae), int(n_features), int(d))))
+        return ""
+
+    return _try(run)
+
+
+def sae_toy_explorer(alpha: float = 0.3, d_sae: int = 12, d: int = 2, n_features: int = 6,
+                     alphas: Sequence[float] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)):
+    """Sliders for α and the dictionary size (and d = 2 or 3): the learned decoder directions drawn over the true
+    features, with dead latents and MMCS. Returns an ipywidgets VBox, or None in headless runs."""
+    if is_headless():
+        return None
+    import ipywidgets as widgets
+
+    fig = go.FigureWidget()
+    a = widgets.SelectionSlider(options=[float(v) for v in alphas], value=float(alpha), description="α", **_STYLE)
+    size = widgets.IntSlider(value=d_sae, min=2, max=4 * n_features, description="dictionary size d_sae", **_STYLE)
+    dim = widgets.ToggleButtons(options=[2, 3], value=d, description="dimensions d", **_STYLE)
+    status = widgets.Label()
+
+    def redraw(_change=None) -> None:
+        status.value = "training…"
+        status.value = update_sae_toy_explorer(fig, a.value, size.value, dim.value, n_features)
+
+    for w in (a, size, dim):
+        w.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([a, size, dim]), status, fig])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 04: one cell of the α × size grid
+
+
+def update_grid_cell_explorer(fig: go.Figure, mcs: Sequence[torch.Tensor], probability: Sequence[float], d_sae_values: Sequence[int],
+                              alphas: Sequence[float], i: int, j: int) -> str:
+    """Draw cell (i, j) of a grid's per-feature MCS (`GridResult.mcs`: per size, [alpha, feat]) against each
+    feature's firing probability [feat]."""
+
+    def run() -> str:
+        if not (0 <= i < len(d_sae_values) and 0 <= j < len(alphas)):
+            raise ValueError(f"cell (i, j) must lie in [0, {len(d_sae_values) - 1}] × [0, {len(alphas) - 1}], got ({i}, {j})")
+        replace_figure(fig, plot_grid_cell(mcs[i][j].tolist(), list(probability), d_sae_values[i], alphas[j]))
+        return ""
+
+    return _try(run)
+
+
+def grid_cell_explorer(grid, probability: Sequence[float], i: int = 0, j: int = 0):
+    """Pick a dictionary size and an α of a trained grid (`sk.train_grid` with a ground truth) → that cell's MCS
+    histogram and which features, by firing probability, it found. Returns an ipywidgets VBox, or None headless."""
+    if is_headless():
+        return None
+    import ipywidgets as widgets
+
+    if grid.mcs is None:
+        raise ValueError("grid must be trained with a ground truth (grid.mcs is None)")
+    fig = go.FigureWidget()
+    size = widgets.SelectionSlider(options=[(str(s), k) for k, s in enumerate(grid.d_sae_values)], value=i,
+                                   description="dictionary size d_sae", **_STYLE)
+    alpha = widgets.SelectionSlider(options=[(f"{a:g}", k) for k, a in enumerate(grid.alphas)], value=j, description="α",
+                                    **_STYLE)
+    status = widgets.Label()
+
+    def redraw(_change=None) -> None:
+        status.value = update_grid_cell_explorer(fig, grid.mcs, probability, grid.d_sae_values, grid.alphas, size.value,
+                                                 alpha.value)
+
+    for w in (size, alpha):
+        w.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([size, alpha]), status, fig])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 05: a feature browser for the tiny LM's SAEs
+
+
+def update_feature_browser(fig: go.Figure, dashboards, size_index: int, latent: int) -> str:
+    """Redraw latent `latent` of dictionary `size_index` from `dashboards` (a `sk.explore.LatentDashboards`)."""
+    from sae_kit.plots import plot_feature_dashboard
+
+    def run() -> str:
+        sizes = dashboards.d_sae_values
+        if not 0 <= size_index < len(sizes):
+            raise ValueError(f"size_index must lie in [0, {len(sizes) - 1}], got {size_index}")
+        if not 0 <= latent < sizes[size_index]:
+            raise ValueError(f"latent must lie in [0, {sizes[size_index] - 1}] for d_sae = {sizes[size_index]}, got {latent}")
+        d = dashboards(size_index, latent)
+        if not d["values"]:  # a dead latent: an empty figure that says so
+            replace_figure(fig, go.Figure(layout=dict(title=f"d_sae = {sizes[size_index]}, latent {latent}: never fires on "
+                                                             "these tokens (a dead latent)", height=200)))
+            return ""
+        title = (f"d_sae = {sizes[size_index]}, latent {latent}: fires on {d['firing_rate']:.2%} of tokens; best label "
+                 f"'{d['label']}' (precision {d['precision']:.2f}, recall {d['recall']:.2f})")
+        replace_figure(fig, plot_feature_dashboard(d["contexts"], d["values"], d["effect"], dashboards.token_strings, title))
+        return ""
+
+    return _try(run)
+
+
+def feature_browser(dashboards, size_index: int = 0, latent: int = 0):
+    """A dictionary-size slider and a latent index → that latent's dashboard (top contexts, activation histogram, best
+    label with precision and recall, logit effect). Returns an ipywidgets VBox, or None in headless runs."""
+    if is_headless():
+        return None
+    import ipywidgets as widgets
+
+    sizes = dashboards.d_sae_values
+    fig = go.FigureWidget()
+    size = widgets.SelectionSlider(options=[(str(s), k) for k, s in enumerate(sizes)], value=size_index,
+                                   description="dictionary size d_sae", **_STYLE)
+    idx = widgets.BoundedIntText(value=latent, min=0, max=sizes[size_index] - 1, description="latent", **_STYLE)
+    status = widgets.Label()
+
+    def redraw(_change=None) -> None:
+        idx.max = sizes[size.value] - 1
+        status.value = "encoding…"
+        status.value = update_feature_browser(fig, dashboards, size.value, idx.value)
+
+    for w in (size, idx):
+        w.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([size, idx]), status, fig])

@@ -1,11 +1,10 @@
 """Plot builders and widget callbacks of the toy-model notebooks: each returns a Figure with the expected traces."""
 
-import plotly.graph_objects as go
 import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit import geometry, phase, plots, widgets
+from sae_kit import geometry, phase, plots
 
 
 def test_tms_plot_builders():
@@ -24,29 +23,6 @@ def test_tms_plot_builders():
     assert len(plots.plot_dimensionality_vs_sparsity([1, 2], [1.0, 0.5], [[1, 1], [0.5, 0.5]]).data) == 2
     assert len(plots.plot_interference_histograms([1, 2], {"random": [[0.1], [0.2]], "tms": [[1.0], [0.0]]}).data) == 4
     assert len(plots.plot_ratio_metrics([1, 2], {"a": [1, 0.5]}, "y", "t").data) == 1
-
-
-def test_geometry_figure_update_callback():
-    fig = widgets.geometry_figure(geometry.regular_polygon(5))
-    assert isinstance(fig, go.Figure) and len(fig.data) == widgets.MAX_FEATURES + 2
-    assert list(fig.data[0].x) == [0, 1.0]
-    W = torch.eye(3, 4)
-    widgets.update_geometry_figure(fig, W, "new")
-    assert list(fig.data[widgets.MAX_FEATURES + 1].y) == [1.0, 1.0, 1.0, 0.0]  # bar lengths = norms
-    assert list(fig.data[4].x) == [0, 0]  # unused feature traces are emptied
-    assert fig.layout.title.text == "new"
-    with pytest.raises(ValueError, match="features"):
-        widgets.update_geometry_figure(fig, torch.zeros(2, widgets.MAX_FEATURES + 1))
-
-
-def test_explore_tms_compute_and_headless():
-    W = widgets.explore_tms(sparsity=0.0, importance_decay=0.5, n_features=4, d_hidden=2, steps=600)
-    assert W.shape == (2, 4) and (geometry.feature_norms(W)[:2] > 0.8).all() and (geometry.feature_norms(W)[2:] < 0.5).all()
-    with pytest.raises(ValueError, match="d_hidden"):
-        widgets.explore_tms(0.5, 0.9, 3, 3)
-    with pytest.raises(ValueError, match="sparsity"):
-        widgets.explore_tms(1.0, 0.9, 5, 2)
-    assert sk.is_headless() and widgets.tms_explorer() is None  # no widget is built headless
 
 
 def test_ratio_sweep_config_checks():
