@@ -6,7 +6,21 @@
     sk.mmcs(data.features, result.sae.dictionary[0])
 """
 
-from sae_kit import claims, exercises, figures_png, geometry, html_report, lm_analysis, phase, plots, report, widgets
+from sae_kit import (
+    claims,
+    exercises,
+    explore,
+    explorer_plots,
+    figures_png,
+    geometry,
+    html_report,
+    lm_analysis,
+    phase,
+    plots,
+    profiles,
+    report,
+    widgets,
+)
 from sae_kit._util import is_headless, native_bf16, resolve_device
 from sae_kit.abs_hidden import AbsHiddenData, AbsSAEScore, compare_with_plain, plain_counterpart, score_sae_on_abs
 from sae_kit.abs_model import AbsModelConfig, AbsModelResult, motif_claim, neuron_motifs, train_abs_model
@@ -65,6 +79,7 @@ from sae_kit.metrics import (
     principal_angles,
 )
 from sae_kit.optim import SAEOptimizer
+from sae_kit.profiles import notebook_profile
 from sae_kit.ratios import RatioSweepConfig, RatioSweepResult, ratio_sweep
 from sae_kit.recovery import PlaneData, first_found, plane_recovery, rank_correlation
 from sae_kit.remedies import resample_dead_
@@ -88,6 +103,7 @@ __all__ = [
     "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config",
     "GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone", "plots", "report", "claims",
     "sae_training_claims", "toolbox_claims", "stacked_claim", "tms_claims", "ratio_claims", "widgets", "figures_png",
+    "explore", "explorer_plots", "profiles", "notebook_profile",
     "StackedSAE", "StackedResult", "ResidualSource", "train_stacked",
     "RatioSweepConfig", "RatioSweepResult", "ratio_sweep",
     "cosine_matrix", "mcs", "mmcs", "mmcs_truth_to_learned", "mmcs_learned_to_truth", "dead_latents", "l0",

@@ -25,10 +25,11 @@ import torch
 
 from sae_kit._util import HEADLESS_ENV, check_positive_int, resolve_device, resolve_matmul_dtype
 from sae_kit.io import read_json, write_json
+from sae_kit.profiles import PROFILE_NAMES
 
 __all__ = ["Claim", "write_results", "run_notebooks", "collect_results", "summary_table", "PROFILES", "main"]
 
-PROFILES = ("ci", "quick", "full")
+PROFILES = PROFILE_NAMES  # ("lab", "ci", "quick", "full"): see sae_kit.profiles
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 
