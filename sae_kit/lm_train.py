@@ -3,23 +3,24 @@
     python -m sae_kit.lm_train                    # regenerate data/tiny_lm (corpus → tokenizer → LM), a few minutes
     python -m sae_kit.lm_train --steps 200 --out /tmp/lm   # a quick try
 
-AdamW with warm-up and cosine decay, random windows of the token stream every step. Checkpoints (safetensors + JSON
-via `sae_kit.io`) hold the weights, the optimiser's state and the random stream, so an interrupted run resumes.
+AdamW with warm-up and cosine decay (`sae_kit.schedule`), random windows of the token stream every step. Checkpoints
+(`sae_kit.checkpoint`, the SAE loop's format) hold the weights, the optimiser's state and the random stream, so an
+interrupted run resumes.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-from sae_kit import io
 from sae_kit._util import check_positive_int, check_range, derive_seed, progress, resolve_device
+from sae_kit.checkpoint import load_optimizer_state_tensors, load_run, optimizer_state_tensors, save_run
 from sae_kit.lm import LMConfig, TinyLM, check_tokens, save_lm
+from sae_kit.schedule import lr_at
 
 __all__ = ["LMTrainConfig", "LMTrainResult", "train_lm", "eval_loss", "DATA_DIR", "main"]
 
@@ -63,10 +64,8 @@ class LMTrainConfig:
         resolve_device(self.device)
 
     def lr_at(self, step: int) -> float:
-        if step < self.warmup_steps:
-            return self.lr * (step + 1) / self.warmup_steps
-        t = (step - self.warmup_steps) / max(1, self.steps - 1 - self.warmup_steps)
-        return self.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+        """Learning rate of step `step`: warm-up, then cosine decay to 5 % of `lr` (`sae_kit.schedule.lr_at`)."""
+        return lr_at(step, self.lr, self.steps, self.warmup_steps, "cosine", final_fraction=0.05)
 
 
 @dataclass
@@ -109,26 +108,15 @@ def train_lm(model_cfg: LMConfig, windows: torch.Tensor, cfg: LMTrainConfig | No
     step, run = 0, {"model": asdict(model_cfg), "train": {k: v for k, v in asdict(cfg).items()
                                                           if k not in ("checkpoint_dir", "checkpoint_every", "progress", "device")}}
     ckpt = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
-    if ckpt is not None and (loaded := io.load_checkpoint(ckpt)) is not None:
-        tensors, meta = loaded
-        if io.to_jsonable(meta["run"]) != io.to_jsonable(run):
-            raise ValueError(f"the checkpoint in {ckpt} was made for another configuration; use another checkpoint_dir or delete it")
-        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        names = {id(p): n for n, p in model.named_parameters()}
-        for p in model.parameters():
-            state = {k.rsplit(".", 1)[-1]: v for k, v in tensors.items() if k.startswith(f"opt.{names[id(p)]}.")}
-            if state:
-                opt.state[p] = state
-        g.set_state(tensors["rng"])
+    names = {id(p): n for n, p in model.named_parameters()}
+    if ckpt is not None and (loaded := load_run(ckpt, run, model, "model", {"rng": g})) is not None:
+        opt_tensors, meta = loaded
+        load_optimizer_state_tensors(opt, names, opt_tensors)
         step, res.history, res.seconds = int(meta["step"]), meta["history"], float(meta["seconds"])
 
     def save(step: int) -> None:
-        tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-        names = {id(p): n for n, p in model.named_parameters()}
-        for p, state in opt.state.items():
-            tensors.update({f"opt.{names[id(p)]}.{k}": v if torch.is_tensor(v) else torch.tensor(v) for k, v in state.items()})
-        tensors["rng"] = g.get_state()
-        io.save_checkpoint(ckpt, tensors, {"step": step, "run": run, "history": res.history, "seconds": res.seconds})
+        save_run(ckpt, step, run, model, "model", optimizer_state_tensors(opt, names), {"rng": g},
+                 meta={"history": res.history, "seconds": res.seconds})
 
     n_ctx = windows.shape[1]
     bar = progress(cfg.steps, "train tiny LM", enabled=cfg.progress, initial=step)

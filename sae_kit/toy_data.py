@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from sae_kit._util import check_positive_int, check_range, derive_seed, resolve_device
+from sae_kit._util import check_positive_int, check_range, derive_seed, resolve_device, same_device
 
 __all__ = ["DataSource", "ToyDataConfig", "ToyData", "activation_probabilities", "toy_data_stats"]
 
@@ -113,6 +113,9 @@ class ToyData:
             self.correlation = random_correlation_matrix(cfg.n_features, g).float().to(self.device)
             self._chol = torch.linalg.cholesky(self.correlation.double()).float()
 
+    def __repr__(self) -> str:
+        return f"ToyData({self.cfg})"
+
     @property
     def n_features(self) -> int:
         return self.cfg.n_features
@@ -124,6 +127,9 @@ class ToyData:
     def sample_coefficients(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Coefficients c [batch, feat]: 0 where inactive, s_i · U[0, 1) where active."""
         check_positive_int("batch_size", batch_size)
+        if generator is not None and not same_device(generator.device, self.device):
+            raise ValueError(f"generator lives on {generator.device} but the samples are made on {self.device} "
+                             "(ToyDataConfig.device): create it with torch.Generator(device=data.device)")
         shape = (batch_size, self.cfg.n_features)
         kw = dict(generator=generator, device=self.device)
         if self._chol is None:
@@ -153,9 +159,6 @@ def sparse_combination(c: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
     if 10 * b.shape[0] > c.numel():
         return c @ features
     return torch.zeros(c.shape[0], features.shape[1], dtype=c.dtype).index_add_(0, b, c[b, f, None] * features[f])
-
-    def __repr__(self) -> str:
-        return f"ToyData({self.cfg})"
 
 
 def toy_data_stats(data: ToyData, n_samples: int = 20_000, seed: int = 0) -> dict[str, object]:
