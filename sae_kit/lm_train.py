@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -37,8 +38,8 @@ class LMTrainConfig:
     """Windows per step (each n_ctx tokens)."""
     lr: float = 1e-2
     """Peak learning rate (AdamW). > 0. Tiny models train well at high rates."""
-    warmup_steps: int = 100
-    """Linear warm-up steps. ≥ 0."""
+    lr_warmup_steps: int = 100
+    """Linear learning-rate warm-up steps (the name `TrainConfig` uses). ≥ 0."""
     weight_decay: float = 0.01
     """AdamW weight decay, in [0, 1]."""
     eval_every: int = 250
@@ -53,19 +54,25 @@ class LMTrainConfig:
     """Steps between checkpoints."""
     progress: bool = True
     """Show a progress bar."""
+    warmup_steps: int | None = None
+    """Deprecated alias of `lr_warmup_steps` (warns; None once moved there)."""
 
     def __post_init__(self) -> None:
+        if self.warmup_steps is not None:
+            warnings.warn("LMTrainConfig(warmup_steps=...) is deprecated: use lr_warmup_steps (the name TrainConfig uses)",
+                          DeprecationWarning, stacklevel=3)
+            self.lr_warmup_steps, self.warmup_steps = self.warmup_steps, None
         for name in ("steps", "batch_size", "eval_every", "checkpoint_every"):
             check_positive_int(name, getattr(self, name))
         check_range("lr", self.lr, 0.0, float("inf"), low_open=True, high_open=True)
         check_range("weight_decay", self.weight_decay, 0.0, 1.0)
-        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be an integer ≥ 0, got {self.warmup_steps!r}")
+        if isinstance(self.lr_warmup_steps, bool) or not isinstance(self.lr_warmup_steps, int) or self.lr_warmup_steps < 0:
+            raise ValueError(f"lr_warmup_steps must be an integer ≥ 0, got {self.lr_warmup_steps!r}")
         resolve_device(self.device)
 
     def lr_at(self, step: int) -> float:
         """Learning rate of step `step`: warm-up, then cosine decay to 5 % of `lr` (`sae_kit.schedule.lr_at`)."""
-        return lr_at(step, self.lr, self.steps, self.warmup_steps, "cosine", final_fraction=0.05)
+        return lr_at(step, self.lr, self.steps, self.lr_warmup_steps, "cosine", final_fraction=0.05)
 
 
 @dataclass
@@ -105,8 +112,7 @@ def train_lm(model_cfg: LMConfig, windows: torch.Tensor, cfg: LMTrainConfig | No
                             lr=cfg.lr, betas=(0.9, 0.98))
     g = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "lm-windows"))
     res = LMTrainResult(model=model)
-    step, run = 0, {"model": asdict(model_cfg), "train": {k: v for k, v in asdict(cfg).items()
-                                                          if k not in ("checkpoint_dir", "checkpoint_every", "progress", "device")}}
+    step, run = 0, _run_signature(model_cfg, cfg)
     ckpt = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
     names = {id(p): n for n, p in model.named_parameters()}
     if ckpt is not None and (loaded := load_run(ckpt, run, model, "model", {"rng": g})) is not None:
@@ -157,6 +163,14 @@ def train_lm(model_cfg: LMConfig, windows: torch.Tensor, cfg: LMTrainConfig | No
     return res
 
 
+def _run_signature(model_cfg: LMConfig, cfg: LMTrainConfig) -> dict:
+    """What must match for a checkpoint to be resumed: the model and every setting but bookkeeping."""
+    skip = ("checkpoint_dir", "checkpoint_every", "progress", "device", "warmup_steps")
+    train = {k: v for k, v in asdict(cfg).items() if k not in skip}
+    train["warmup_steps"] = train.pop("lr_warmup_steps")  # the name checkpoints were written under
+    return {"model": asdict(model_cfg), "train": train}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Regenerate the kit's tiny LM: corpus → tokenizer → training → data/tiny_lm (model, config, tokenizer, curve)."""
     from sae_kit.corpus import CorpusConfig, generate_stories, train_tokenizer
@@ -185,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     res = train_lm(model_cfg, windows[:-n_eval], cfg, eval_windows=windows[-n_eval:])
     info = {"corpus": {"generator": "sae_kit.corpus.generate_stories", "n_stories": args.stories, "seed": args.seed,
                        "tokens": windows.numel(), "held_out_windows": n_eval},
-            "train": {k: v for k, v in asdict(cfg).items() if k not in ("checkpoint_dir", "progress")},
+            "train": {k: v for k, v in asdict(cfg).items() if k not in ("checkpoint_dir", "progress", "warmup_steps")},
             "final_eval_loss": res.history["eval_loss"][-1], "seconds": res.seconds,
             "tokens_per_second": res.tokens_per_second, "threads": args.threads, "history": res.history}
     save_lm(res.model, out, info)

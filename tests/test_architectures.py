@@ -124,10 +124,12 @@ def test_one_schedule_reproduces_each_loop_s_own():
     for step in (0, 7, 299):
         assert sk.lr_at(step, 1e-3, 301, decay="cosine") == 1e-3 * 0.5 * (1 + math.cos(math.pi * step / 300))
     # the tiny LM: warm-up, then cosine to 5 %
-    lm = sk.LMTrainConfig(steps=50, warmup_steps=5, lr=1e-2)
+    lm = sk.LMTrainConfig(steps=50, lr_warmup_steps=5, lr=1e-2)
     for step in (0, 4, 5, 30, 49):
         old = (1e-2 * (step + 1) / 5 if step < 5
                else 1e-2 * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - 5) / max(1, 50 - 1 - 5)))))
         assert lm.lr_at(step) == old
+    with pytest.warns(DeprecationWarning, match="lr_warmup_steps"):
+        assert sk.LMTrainConfig(warmup_steps=7).lr_warmup_steps == 7
     with pytest.raises(ValueError, match="decay must be one of"):
         sk.lr_at(0, 1.0, 10, decay="exponential")
