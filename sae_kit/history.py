@@ -1,5 +1,5 @@
-"""What a training run recorded, as tensors: one dataclass per kind of record, every series sharing `step` and
-`samples`.
+"""What a training run returns (`TrainResult`) and what it recorded, as tensors: one dataclass per kind of record,
+every series sharing `step` and `samples`.
 
     result.history.mse          # tensor [rec, inst]: MSE averaged over each log window
     result.history.samples      # tensor [rec]: training samples seen at each record
@@ -14,12 +14,15 @@ series that were recorded as keys.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-__all__ = ["History", "LossHistory", "MMCSHistory", "MCSHistory", "EvalHistory"]
+if TYPE_CHECKING:
+    from sae_kit.sae import SAE
+
+__all__ = ["History", "LossHistory", "MMCSHistory", "MCSHistory", "EvalHistory", "TrainResult"]
 
 
 def _tensor(value: Any) -> torch.Tensor:
@@ -139,3 +142,35 @@ class EvalHistory(History):
     """[rec, inst] with `track_density`: latents not fired for `SAEConfig.dead_after` training samples."""
     ultra_low: torch.Tensor | None = None
     """[rec, inst] with `track_density`: latents whose firing frequency since the last record is in (0, ε)."""
+
+
+@dataclass
+class TrainResult:
+    """A trained row of SAEs (returned in evaluation mode) and what happened during training (`sae_kit.history`)."""
+
+    sae: SAE
+    history: LossHistory = field(default_factory=LossHistory)
+    """step, samples, seconds, and mse, l1, loss [rec, inst] averaged over the last `log_every` steps; l0 of the step."""
+    mmcs_history: MMCSHistory = field(default_factory=MMCSHistory)
+    """step, samples, seconds, mmcs [rec, inst] (ground truth → learned) every `mmcs_every` steps."""
+    mcs_history: MCSHistory = field(default_factory=MCSHistory)
+    """step, samples, mcs [rec, inst, feat] every `mmcs_every` steps when `record_mcs` (else empty)."""
+    eval_history: EvalHistory = field(default_factory=EvalHistory)
+    """step, samples, dead (count), fve, mse, l0 (and mmcs) [rec, inst] on the held-out sample every `eval_every` steps
+    and at the end; with `track_density`, also dead_train and ultra_low."""
+    resampled: list[list[int]] = field(default_factory=list)
+    """Per resampling: [step, latents resampled in each instance…]."""
+    first_reached: list[int | None] = field(default_factory=list)
+    """Per instance: samples seen when MMCS first reached `stop_at_mmcs` (None if not reached or not asked)."""
+    seconds: float = 0.0
+    """Wall time spent training (summed over resumed parts)."""
+    steps_done: int = 0
+    matmul_dtype: str = "float32"
+    """The dtype the training products ran in ("float32" or "bfloat16", `TrainConfig.matmul_dtype` resolved)."""
+
+    def final(self, key: str) -> list:
+        """Last recorded per-instance value of `key` (from whichever history holds it)."""
+        for h in (self.eval_history, self.mmcs_history, self.history):
+            if h.get(key):
+                return h[key][-1]
+        raise KeyError(f"{key!r} was never recorded; known: {sorted(set(self.history) | set(self.mmcs_history) | set(self.eval_history))}")

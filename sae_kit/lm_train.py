@@ -106,10 +106,7 @@ def train_lm(model_cfg: LMConfig, windows: torch.Tensor, cfg: LMTrainConfig | No
     model = TinyLM(model_cfg).to(device)
     windows = windows.to(device)
     eval_windows = windows[:64] if eval_windows is None else eval_windows.to(device)
-    decay = [p for n, p in model.named_parameters() if p.dim() == 2]
-    rest = [p for n, p in model.named_parameters() if p.dim() != 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
-                            lr=cfg.lr, betas=(0.9, 0.98))
+    opt = _adamw(model, cfg)
     g = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "lm-windows"))
     res = LMTrainResult(model=model)
     step, run = 0, _run_signature(model_cfg, cfg)
@@ -161,6 +158,14 @@ def train_lm(model_cfg: LMConfig, windows: torch.Tensor, cfg: LMTrainConfig | No
     res.tokens_per_second = cfg.steps * cfg.batch_size * n_ctx / max(res.seconds, 1e-9)
     model.eval()
     return res
+
+
+def _adamw(model: TinyLM, cfg: LMTrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on the matrices only."""
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2]
+    rest = [p for n, p in model.named_parameters() if p.dim() != 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
+                             lr=cfg.lr, betas=(0.9, 0.98))
 
 
 def _run_signature(model_cfg: LMConfig, cfg: LMTrainConfig) -> dict:

@@ -28,7 +28,7 @@ from sae_kit._util import derive_seed, eval_mode, progress, resolve_device, reso
 from sae_kit.architectures import BatchTopKSAE
 from sae_kit.checkpoint import load_run, save_run
 from sae_kit.dictionary_init import data_dictionary, init_dictionary_, pca_dictionary
-from sae_kit.history import EvalHistory, LossHistory, MCSHistory, MMCSHistory
+from sae_kit.history import EvalHistory, LossHistory, MCSHistory, MMCSHistory, TrainResult
 from sae_kit.metrics import dead_latents, fraction_variance_explained, mcs, mmcs
 from sae_kit.optim import SAEOptimizer
 from sae_kit.remedies import density_counts, resample_dead_
@@ -37,38 +37,6 @@ from sae_kit.toy_data import DataSource
 from sae_kit.train_config import TrainConfig, report_train_config
 
 __all__ = ["TrainConfig", "TrainResult", "train_sae", "training_step", "evaluate", "report_train_config"]
-
-
-@dataclass
-class TrainResult:
-    """A trained row of SAEs (returned in evaluation mode) and what happened during training (`sae_kit.history`)."""
-
-    sae: SAE
-    history: LossHistory = field(default_factory=LossHistory)
-    """step, samples, seconds, and mse, l1, loss [rec, inst] averaged over the last `log_every` steps; l0 of the step."""
-    mmcs_history: MMCSHistory = field(default_factory=MMCSHistory)
-    """step, samples, seconds, mmcs [rec, inst] (ground truth → learned) every `mmcs_every` steps."""
-    mcs_history: MCSHistory = field(default_factory=MCSHistory)
-    """step, samples, mcs [rec, inst, feat] every `mmcs_every` steps when `record_mcs` (else empty)."""
-    eval_history: EvalHistory = field(default_factory=EvalHistory)
-    """step, samples, dead (count), fve, mse, l0 (and mmcs) [rec, inst] on the held-out sample every `eval_every` steps
-    and at the end; with `track_density`, also dead_train and ultra_low."""
-    resampled: list[list[int]] = field(default_factory=list)
-    """Per resampling: [step, latents resampled in each instance…]."""
-    first_reached: list[int | None] = field(default_factory=list)
-    """Per instance: samples seen when MMCS first reached `stop_at_mmcs` (None if not reached or not asked)."""
-    seconds: float = 0.0
-    """Wall time spent training (summed over resumed parts)."""
-    steps_done: int = 0
-    matmul_dtype: str = "float32"
-    """The dtype the training products ran in ("float32" or "bfloat16", `TrainConfig.matmul_dtype` resolved)."""
-
-    def final(self, key: str) -> list:
-        """Last recorded per-instance value of `key` (from whichever history holds it)."""
-        for h in (self.eval_history, self.mmcs_history, self.history):
-            if h.get(key):
-                return h[key][-1]
-        raise KeyError(f"{key!r} was never recorded; known: {sorted(set(self.history) | set(self.mmcs_history) | set(self.eval_history))}")
 
 
 class Batches:

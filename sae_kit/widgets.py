@@ -7,6 +7,8 @@ built: `tms_explorer` returns None, since widget traffic can stall papermill.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
@@ -65,7 +67,7 @@ def update_geometry_figure(fig: go.Figure, W: torch.Tensor, title: str = "") -> 
     colours = sample_colorscale("Viridis", [0.85 * i / max(1, n - 1) for i in range(n)])
     y_row = W[1] if W.shape[0] > 1 else torch.zeros(n)
     dims = feature_dimensionality(W)
-    with fig.batch_update() if isinstance(fig, go.FigureWidget) else _null():
+    with fig.batch_update() if isinstance(fig, go.FigureWidget) else nullcontext():
         for i in range(MAX_FEATURES):
             tr = fig.data[i]
             if i < n:
@@ -81,14 +83,6 @@ def update_geometry_figure(fig: go.Figure, W: torch.Tensor, title: str = "") -> 
         bars.marker.color = superposition(W).clamp(0, 1).tolist()
         fig.layout.title = title
     return fig
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def tms_explorer(sparsity: float = 0.9, importance_decay: float = 0.9, n_features: int = 5, d_hidden: int = 2,
