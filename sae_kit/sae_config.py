@@ -38,7 +38,8 @@ class SAEConfig:
     """Number of SAEs trained side by side. None: the length of `l1_coeff` or `k` if one is a list, else 1."""
     # ---- architecture: how codes are made from the pre-activations
     architecture: Architecture = "l1"
-    """"l1" (the report's), "topk" (k largest per sample) or "batchtopk" (k·batch largest per batch)."""
+    """"l1" (the report's), "topk" (k largest per sample) or "batchtopk" (k·batch largest per batch); `SAE(cfg)` builds
+    L1SAE, TopKSAE or BatchTopKSAE (sae_kit.architectures)."""
     k: int | Sequence[int] | None = None
     """Active latents per sample for TopK/BatchTopK: one value or one per instance, 1 ≤ k ≤ d_sae. Unused by "l1"."""
     # ---- loss
