@@ -34,6 +34,7 @@ from sae_kit.absorption import (
     train_toy_sae,
 )
 from sae_kit.activations import collect_activations, flatten_positions
+from sae_kit.architectures import L1SAE, BatchTopKSAE, TopKSAE
 from sae_kit.attribution import DFASummary, dfa_summary, direct_feature_attribution, flatten_heads, planted_heads
 from sae_kit.claims import ratio_claims, sae_training_claims, stacked_claim, tms_claims, toolbox_claims
 from sae_kit.collapse import CollapseConfig, CollapseResult, collapse_alpha, collapse_claim, fit_power_law, run_collapse
@@ -61,6 +62,7 @@ from sae_kit.geometry import (
 )
 from sae_kit.heldout import StorySplit, evaluate_heldout, expected_unseen, firing_counts, split_by_story, story_bounds
 from sae_kit.hierarchy import HierarchyConfig, HierarchyData
+from sae_kit.history import EvalHistory, History, LossHistory, MCSHistory, MMCSHistory
 from sae_kit.io import load_checkpoint, read_json, save_checkpoint, write_json
 from sae_kit.lm import LMConfig, TinyLM, TransformerLensAdapter, load_lm, save_lm
 from sae_kit.lm_metrics import CoreMetrics, core_metrics
@@ -83,14 +85,15 @@ from sae_kit.profiles import notebook_profile
 from sae_kit.ratios import RatioSweepConfig, RatioSweepResult, ratio_sweep
 from sae_kit.recovery import PlaneData, first_found, plane_recovery, rank_correlation
 from sae_kit.remedies import resample_dead_
-from sae_kit.sae import SAE, SAEConfig, SAEOutput, report_sae_config
+from sae_kit.sae import SAE, SAEConfig, SAEOutput, load_sae, make_sae, report_sae_config
 from sae_kit.saelens import load_saelens, save_saelens
+from sae_kit.schedule import lr_at
 from sae_kit.scoring import ScoringConfig, ScoringResult, score_latents
 from sae_kit.stacked import ResidualSource, StackedResult, StackedSAE, train_stacked
 from sae_kit.sweep import GridResult, goldilocks_zone, report_alphas, report_sizes, train_grid
 from sae_kit.tms import TMSConfig, TMSData, TMSResult, check_superposition, train_tms
 from sae_kit.toy_data import DataSource, ToyData, ToyDataConfig, activation_probabilities, toy_data_stats
-from sae_kit.train import TrainConfig, TrainResult, evaluate, report_train_config, train_sae
+from sae_kit.train import TrainConfig, TrainResult, evaluate, report_train_config, train_sae, training_step
 from sae_kit.undertraining import LengthSweepResult, length_sweep
 
 __version__ = "0.1.0"
@@ -98,6 +101,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DataSource", "ToyData", "ToyDataConfig", "activation_probabilities", "toy_data_stats",
     "SAE", "SAEConfig", "SAEOutput", "report_sae_config", "SAEOptimizer", "resample_dead_",
+    "make_sae", "load_sae", "L1SAE", "TopKSAE", "BatchTopKSAE", "lr_at", "training_step",
+    "History", "LossHistory", "MMCSHistory", "MCSHistory", "EvalHistory",
     "Recipe", "RecipeResult", "compare_recipes", "samples_to_mmcs", "frontier_gap", "recommend", "make_dictionary", "INITS",
     "data_dictionary", "pca_dictionary", "weight_dictionary", "init_dictionary_",
     "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config",

@@ -70,10 +70,10 @@ def weight_dictionary(weight: torch.Tensor, d: int, d_sae: int, generator: torch
 @torch.no_grad()
 def init_dictionary_(sae: SAE, dictionary: torch.Tensor) -> None:
     """Write `dictionary` [d_sae, d] (every instance) or [inst, d_sae, d] into the SAE; rows are unit-normed."""
-    n, k, d = sae.cfg.n_inst, sae.cfg.d_sae, sae.cfg.d
-    if dictionary.shape not in ((k, d), (n, k, d)):
-        raise ValueError(f"dictionary must be [d_sae={k}, d={d}] or [inst={n}, d_sae={k}, d={d}], got {tuple(dictionary.shape)}")
-    sae.W_dec.copy_(_unit(dictionary.to(sae.W_dec)).expand(n, k, d))
+    n, d_sae, d = sae.cfg.n_inst, sae.cfg.d_sae, sae.cfg.d
+    if dictionary.shape not in ((d_sae, d), (n, d_sae, d)):
+        raise ValueError(f"dictionary must be [d_sae={d_sae}, d={d}] or [inst={n}, d_sae={d_sae}, d={d}], got {tuple(dictionary.shape)}")
+    sae.W_dec.copy_(_unit(dictionary.to(sae.W_dec)).expand(n, d_sae, d))
     if sae.cfg.encoder_init == "transpose":
         sae.W_enc.copy_(sae.cfg.encoder_scale * sae.W_dec)
         sae.b_enc.zero_()

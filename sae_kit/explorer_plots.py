@@ -6,6 +6,7 @@ They never compute beyond arranging what they are given; the widgets (`sae_kit.w
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -194,17 +195,9 @@ def plot_grid_cell(mcs: Sequence[float], probability: Sequence[float], d_sae: in
 
 def replace_figure(target: go.Figure, new: go.Figure) -> go.Figure:
     """Put `new`'s traces and layout into `target` (a go.Figure or a go.FigureWidget shown in a notebook)."""
-    batch = target.batch_update() if isinstance(target, go.FigureWidget) else _Null()
-    with batch:
+    with target.batch_update() if isinstance(target, go.FigureWidget) else nullcontext():
         target.data = ()
         target.add_traces(list(new.data))
         target.layout = new.layout
     return target
 
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

@@ -3,23 +3,25 @@
     python -m sae_kit.lm_train                    # regenerate data/tiny_lm (corpus → tokenizer → LM), a few minutes
     python -m sae_kit.lm_train --steps 200 --out /tmp/lm   # a quick try
 
-AdamW with warm-up and cosine decay, random windows of the token stream every step. Checkpoints (safetensors + JSON
-via `sae_kit.io`) hold the weights, the optimiser's state and the random stream, so an interrupted run resumes.
+AdamW with warm-up and cosine decay (`sae_kit.schedule`), random windows of the token stream every step. Checkpoints
+(`sae_kit.checkpoint`, the SAE loop's format) hold the weights, the optimiser's state and the random stream, so an
+interrupted run resumes.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-from sae_kit import io
 from sae_kit._util import check_positive_int, check_range, derive_seed, progress, resolve_device
+from sae_kit.checkpoint import load_optimizer_state_tensors, load_run, optimizer_state_tensors, save_run
 from sae_kit.lm import LMConfig, TinyLM, check_tokens, save_lm
+from sae_kit.schedule import lr_at
 
 __all__ = ["LMTrainConfig", "LMTrainResult", "train_lm", "eval_loss", "DATA_DIR", "main"]
 
@@ -36,8 +38,8 @@ class LMTrainConfig:
     """Windows per step (each n_ctx tokens)."""
     lr: float = 1e-2
     """Peak learning rate (AdamW). > 0. Tiny models train well at high rates."""
-    warmup_steps: int = 100
-    """Linear warm-up steps. ≥ 0."""
+    lr_warmup_steps: int = 100
+    """Linear learning-rate warm-up steps (the name `TrainConfig` uses). ≥ 0."""
     weight_decay: float = 0.01
     """AdamW weight decay, in [0, 1]."""
     eval_every: int = 250
@@ -52,21 +54,25 @@ class LMTrainConfig:
     """Steps between checkpoints."""
     progress: bool = True
     """Show a progress bar."""
+    warmup_steps: int | None = None
+    """Deprecated alias of `lr_warmup_steps` (warns; None once moved there)."""
 
     def __post_init__(self) -> None:
+        if self.warmup_steps is not None:
+            warnings.warn("LMTrainConfig(warmup_steps=...) is deprecated: use lr_warmup_steps (the name TrainConfig uses)",
+                          DeprecationWarning, stacklevel=3)
+            self.lr_warmup_steps, self.warmup_steps = self.warmup_steps, None
         for name in ("steps", "batch_size", "eval_every", "checkpoint_every"):
             check_positive_int(name, getattr(self, name))
         check_range("lr", self.lr, 0.0, float("inf"), low_open=True, high_open=True)
         check_range("weight_decay", self.weight_decay, 0.0, 1.0)
-        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be an integer ≥ 0, got {self.warmup_steps!r}")
+        if isinstance(self.lr_warmup_steps, bool) or not isinstance(self.lr_warmup_steps, int) or self.lr_warmup_steps < 0:
+            raise ValueError(f"lr_warmup_steps must be an integer ≥ 0, got {self.lr_warmup_steps!r}")
         resolve_device(self.device)
 
     def lr_at(self, step: int) -> float:
-        if step < self.warmup_steps:
-            return self.lr * (step + 1) / self.warmup_steps
-        t = (step - self.warmup_steps) / max(1, self.steps - 1 - self.warmup_steps)
-        return self.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+        """Learning rate of step `step`: warm-up, then cosine decay to 5 % of `lr` (`sae_kit.schedule.lr_at`)."""
+        return lr_at(step, self.lr, self.steps, self.lr_warmup_steps, "cosine", final_fraction=0.05)
 
 
 @dataclass
@@ -100,35 +106,20 @@ def train_lm(model_cfg: LMConfig, windows: torch.Tensor, cfg: LMTrainConfig | No
     model = TinyLM(model_cfg).to(device)
     windows = windows.to(device)
     eval_windows = windows[:64] if eval_windows is None else eval_windows.to(device)
-    decay = [p for n, p in model.named_parameters() if p.dim() == 2]
-    rest = [p for n, p in model.named_parameters() if p.dim() != 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
-                            lr=cfg.lr, betas=(0.9, 0.98))
+    opt = _adamw(model, cfg)
     g = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "lm-windows"))
     res = LMTrainResult(model=model)
-    step, run = 0, {"model": asdict(model_cfg), "train": {k: v for k, v in asdict(cfg).items()
-                                                          if k not in ("checkpoint_dir", "checkpoint_every", "progress", "device")}}
+    step, run = 0, _run_signature(model_cfg, cfg)
     ckpt = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
-    if ckpt is not None and (loaded := io.load_checkpoint(ckpt)) is not None:
-        tensors, meta = loaded
-        if io.to_jsonable(meta["run"]) != io.to_jsonable(run):
-            raise ValueError(f"the checkpoint in {ckpt} was made for another configuration; use another checkpoint_dir or delete it")
-        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        names = {id(p): n for n, p in model.named_parameters()}
-        for p in model.parameters():
-            state = {k.rsplit(".", 1)[-1]: v for k, v in tensors.items() if k.startswith(f"opt.{names[id(p)]}.")}
-            if state:
-                opt.state[p] = state
-        g.set_state(tensors["rng"])
+    names = {id(p): n for n, p in model.named_parameters()}
+    if ckpt is not None and (loaded := load_run(ckpt, run, model, "model", {"rng": g})) is not None:
+        opt_tensors, meta = loaded
+        load_optimizer_state_tensors(opt, names, opt_tensors)
         step, res.history, res.seconds = int(meta["step"]), meta["history"], float(meta["seconds"])
 
     def save(step: int) -> None:
-        tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-        names = {id(p): n for n, p in model.named_parameters()}
-        for p, state in opt.state.items():
-            tensors.update({f"opt.{names[id(p)]}.{k}": v if torch.is_tensor(v) else torch.tensor(v) for k, v in state.items()})
-        tensors["rng"] = g.get_state()
-        io.save_checkpoint(ckpt, tensors, {"step": step, "run": run, "history": res.history, "seconds": res.seconds})
+        save_run(ckpt, step, run, model, "model", optimizer_state_tensors(opt, names), {"rng": g},
+                 meta={"history": res.history, "seconds": res.seconds})
 
     n_ctx = windows.shape[1]
     bar = progress(cfg.steps, "train tiny LM", enabled=cfg.progress, initial=step)
@@ -169,6 +160,22 @@ def train_lm(model_cfg: LMConfig, windows: torch.Tensor, cfg: LMTrainConfig | No
     return res
 
 
+def _adamw(model: TinyLM, cfg: LMTrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on the matrices only."""
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2]
+    rest = [p for n, p in model.named_parameters() if p.dim() != 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
+                             lr=cfg.lr, betas=(0.9, 0.98))
+
+
+def _run_signature(model_cfg: LMConfig, cfg: LMTrainConfig) -> dict:
+    """What must match for a checkpoint to be resumed: the model and every setting but bookkeeping."""
+    skip = ("checkpoint_dir", "checkpoint_every", "progress", "device", "warmup_steps")
+    train = {k: v for k, v in asdict(cfg).items() if k not in skip}
+    train["warmup_steps"] = train.pop("lr_warmup_steps")  # the name checkpoints were written under
+    return {"model": asdict(model_cfg), "train": train}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Regenerate the kit's tiny LM: corpus → tokenizer → training → data/tiny_lm (model, config, tokenizer, curve)."""
     from sae_kit.corpus import CorpusConfig, generate_stories, train_tokenizer
@@ -197,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     res = train_lm(model_cfg, windows[:-n_eval], cfg, eval_windows=windows[-n_eval:])
     info = {"corpus": {"generator": "sae_kit.corpus.generate_stories", "n_stories": args.stories, "seed": args.seed,
                        "tokens": windows.numel(), "held_out_windows": n_eval},
-            "train": {k: v for k, v in asdict(cfg).items() if k not in ("checkpoint_dir", "progress")},
+            "train": {k: v for k, v in asdict(cfg).items() if k not in ("checkpoint_dir", "progress", "warmup_steps")},
             "final_eval_loss": res.history["eval_loss"][-1], "seconds": res.seconds,
             "tokens_per_second": res.tokens_per_second, "threads": args.threads, "history": res.history}
     save_lm(res.model, out, info)

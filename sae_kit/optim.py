@@ -1,10 +1,11 @@
 """Optimisers for a row of SAEs: Adam for everything, or Muon for the weight matrices and Adam for the rest.
 
-Muon (Jordan et al. 2024; `torch.optim.Muon`) replaces each matrix's momentum-averaged gradient by its nearest
-semi-orthogonal matrix (a Newton–Schulz iteration) before the step. EleutherAI's sparsify trains SAEs with it: Muon for
-parameters with ndim ≥ 2, Adam for biases, lr 2e-3 (RESEARCH §5). `torch.optim.Muon` takes 2-D parameters only; the
-kit's weights carry an instance axis [inst, d_sae, d], so each instance's matrix is handed to `torch.optim.Muon` as its
-own 2-D view of the weight's storage (a detached slice): the update is torch's, written in place into the row.
+Muon (Jordan et al. 2024, https://kellerjordan.github.io/posts/muon/; `torch.optim.Muon`) replaces each matrix's
+momentum-averaged gradient by its nearest semi-orthogonal matrix (a Newton–Schulz iteration) before the step.
+EleutherAI's sparsify (https://github.com/EleutherAI/sparsify) trains SAEs with it: Muon for parameters with ndim ≥ 2,
+Adam for biases, lr 2e-3. `torch.optim.Muon` takes 2-D parameters only; the kit's weights carry an instance axis
+[inst, d_sae, d], so each instance's matrix is handed to `torch.optim.Muon` as its own 2-D view of the weight's storage
+(a detached slice): the update is torch's, written in place into the row.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Literal
 
 import torch
 from torch import nn
+
+from sae_kit.checkpoint import load_optimizer_state_tensors, optimizer_state_tensors
 
 __all__ = ["SAEOptimizer", "OptimizerName"]
 
@@ -74,12 +77,7 @@ class SAEOptimizer:
     # ---- state, by name (for checkpoints and for resets of single rows)
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """Every state tensor under a stable name: "<param>.<key>" for Adam, "<param>.<inst>.<key>" for Muon."""
-        out = {}
-        if self.adam is not None:
-            for group in self.adam.param_groups:
-                for p in group["params"]:
-                    for k, v in self.adam.state.get(p, {}).items():
-                        out[f"{self._names[id(p)]}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+        out = optimizer_state_tensors(self.adam, self._names) if self.adam is not None else {}
         for n, vs in self.views.items():
             for i, v in enumerate(vs):
                 for k, t in self.muon.state.get(v, {}).items():
@@ -89,13 +87,7 @@ class SAEOptimizer:
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         """Inverse of `state_tensors` (Adam's step counters stay on the CPU; moments move to their parameter)."""
         if self.adam is not None:
-            for group in self.adam.param_groups:
-                for p in group["params"]:
-                    n = self._names[id(p)]
-                    state = {k[len(n) + 1:]: (v if k.endswith(".step") else v.to(p.device))
-                             for k, v in tensors.items() if k.startswith(f"{n}.") and k.count(".") == n.count(".") + 1}
-                    if state:
-                        self.adam.state[p] = state
+            load_optimizer_state_tensors(self.adam, self._names, tensors)
         for n, vs in self.views.items():
             for i, v in enumerate(vs):
                 state = {k.rsplit(".", 1)[1]: t.to(v.device) for k, t in tensors.items() if k.startswith(f"{n}.{i}.")}

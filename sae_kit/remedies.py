@@ -1,5 +1,7 @@
 """Dead-latent remedies that act during training (AuxK and the pre-activation penalty are loss terms in sae.py).
 
+Bricken et al. 2023: https://transformer-circuits.pub/2023/monosemantic-features
+
 Resampling (Bricken et al. 2023, "Towards Monosemanticity"): at fixed steps, every latent that has not fired for
 `dead_after` samples is restarted on an input the SAE reconstructs badly —
 - inputs are drawn with probability ∝ (their reconstruction loss)²;
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import torch
 
+from sae_kit._util import eval_mode
 from sae_kit.optim import SAEOptimizer
 from sae_kit.sae import SAE
 
@@ -30,16 +33,14 @@ def resample_dead_(sae: SAE, opt: SAEOptimizer | None, x: torch.Tensor, dead: to
     misses on the drawn input, x − x̂: on toy data that is mostly the features no latent has learned yet)."""
     if target not in ("input", "residual"):
         raise ValueError(f"target must be 'input' or 'residual', got {target!r}")
-    n, k = sae.cfg.n_inst, sae.cfg.d_sae
-    if dead.shape != (n, k):
-        raise ValueError(f"dead must be a mask [inst={n}, d_sae={k}], got {tuple(dead.shape)}")
+    n, d_sae = sae.cfg.n_inst, sae.cfg.d_sae
+    if dead.shape != (n, d_sae):
+        raise ValueError(f"dead must be a mask [inst={n}, d_sae={d_sae}], got {tuple(dead.shape)}")
     if x.dim() != 2 or x.shape[-1] != sae.cfg.d:
         raise ValueError(f"x must be [pool, d={sae.cfg.d}], got {tuple(x.shape)}")
-    was_training = sae.training
-    sae.eval()
-    err = x - sae(x, with_l0=False).x_hat  # [inst, pool, d]
+    with eval_mode(sae):  # BatchTopK encodes with its threshold
+        err = x - sae(x, with_l0=False).x_hat  # [inst, pool, d]
     loss = err.pow(2).sum(-1)  # [inst, pool]
-    sae.train(was_training)
     counts = []
     for i in range(n):
         idx = torch.nonzero(dead[i]).flatten()

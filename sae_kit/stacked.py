@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from sae_kit._util import eval_mode
 from sae_kit.metrics import fraction_variance_explained
 from sae_kit.sae import SAE, SAEConfig
 from sae_kit.toy_data import DataSource
@@ -53,10 +54,8 @@ class StackedSAE:
         r = x.expand(n, *x.shape) if x.dim() == 2 else x
         rs, codes = [r], []
         for s in self.stages:
-            was = s.training
-            s.eval()  # BatchTopK stages encode with their threshold
-            out = s(r, with_l0=False)
-            s.train(was)
+            with eval_mode(s):  # BatchTopK stages encode with their threshold
+                out = s(r, with_l0=False)
             r = r - out.x_hat
             rs.append(r)
             if with_codes:

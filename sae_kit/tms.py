@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from sae_kit._util import check_memory, check_positive_int, check_range, derive_seed, progress, resolve_device
+from sae_kit.schedule import lr_at
 
 __all__ = ["TMSConfig", "TMSResult", "train_tms", "sample_tms_batch", "tms_loss", "tms_loss_and_grad", "TMSData", "check_superposition"]
 
@@ -224,9 +225,9 @@ def train_tms(cfg: TMSConfig) -> TMSResult:
     for step in range(cfg.steps):  # gradients by hand (tms_loss_and_grad): no autograd graph per step
         if step % chunk == 0:
             xs = sample_tms_batch(p, n, (min(chunk, cfg.steps - step), cfg.batch_size), g)  # [chunk, n_inst, batch, feat]
-        if cfg.lr_schedule == "cosine":
+        if cfg.lr_schedule == "cosine":  # decays to 0 one step after the last (steps + 1 in sae_kit.schedule's terms)
             for group in opt.param_groups:
-                group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
+                group["lr"] = lr_at(step, cfg.lr, cfg.steps + 1, decay="cosine")
         loss, W.grad, b.grad = tms_loss_and_grad(W, b, xs[step % chunk], imp, cfg.linear)  # [n_inst]
         opt.step()
         if (step + 1) % log_every == 0:

@@ -23,7 +23,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from sae_kit._util import check_memory, check_positive_int, check_range, derive_seed, resolve_device
+from sae_kit._util import check_memory, check_positive_int, check_range, derive_seed, resolve_device, same_device
 
 __all__ = ["DataSource", "ToyDataConfig", "ToyData", "activation_probabilities", "toy_data_stats", "coactivation_correlation"]
 
@@ -124,6 +124,9 @@ class ToyData:
             self.correlation = corr.float().to(self.device)
             self._chol = torch.linalg.cholesky(corr + 1e-9 * torch.eye(cfg.n_features, dtype=torch.float64)).float().to(self.device)
 
+    def __repr__(self) -> str:
+        return f"ToyData({self.cfg})"
+
     @property
     def n_features(self) -> int:
         return self.cfg.n_features
@@ -135,6 +138,9 @@ class ToyData:
     def sample_coefficients(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Coefficients c [batch, feat]: 0 where inactive, s_i · U[0, 1) where active."""
         check_positive_int("batch_size", batch_size)
+        if generator is not None and not same_device(generator.device, self.device):
+            raise ValueError(f"generator lives on {generator.device} but the samples are made on {self.device} "
+                             "(ToyDataConfig.device): create it with torch.Generator(device=data.device)")
         shape = (batch_size, self.cfg.n_features)
         kw = dict(generator=generator, device=self.device)
         if self._chol is None:
@@ -163,9 +169,6 @@ def sparse_combination(c: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
     if 10 * b.shape[0] > c.numel():
         return c @ features
     return torch.zeros(c.shape[0], features.shape[1], dtype=c.dtype).index_add_(0, b, c[b, f, None] * features[f])
-
-    def __repr__(self) -> str:
-        return f"ToyData({self.cfg})"
 
 
 def toy_data_stats(data: ToyData, n_samples: int = 20_000, seed: int = 0) -> dict[str, object]:

@@ -77,7 +77,7 @@ def periodic_windows(n=64, n_ctx=12, vocab=40):
 
 def test_training_lowers_loss_and_resumes_exactly(tmp_path):
     w = periodic_windows()
-    cfg = dict(steps=60, batch_size=8, lr=1e-2, warmup_steps=5, eval_every=20, progress=False, seed=0)
+    cfg = dict(steps=60, batch_size=8, lr=1e-2, lr_warmup_steps=5, eval_every=20, progress=False, seed=0)
     res = sk.train_lm(tiny_cfg(), w, sk.LMTrainConfig(**cfg))
     assert res.history["eval_loss"][-1] < 0.5 * res.history["eval_loss"][0] and res.tokens_per_second > 0
     assert res.history["tokens"][-1] == 60 * 8 * 12

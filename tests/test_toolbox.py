@@ -61,7 +61,9 @@ def test_batchtopk_keeps_k_per_sample_on_average_and_thresholds_at_eval():
     flat_pre = sae.preactivations(x).detach().flatten()
     kept = out.codes.detach().flatten()
     assert torch.equal(kept > 0, flat_pre >= flat_pre.topk(64).values.min())
-    assert sae.threshold.item() > 0  # θ moved towards the smallest kept activation
+    assert sae.threshold.item() == 0  # forward changes nothing; the training step moves θ explicitly
+    sae.update_threshold_(out.codes)
+    assert sae.threshold.item() == pytest.approx(0.01 * kept[kept > 0].min().item())  # θ towards the smallest kept
     sae.eval()
     ev = sae(x)
     pre = sae.preactivations(x).detach()

@@ -21,8 +21,22 @@ def test_histories_have_the_documented_keys(small_data):
     res = sk.train_sae(small_data, sk.SAEConfig(d=16, d_sae=8, l1_coeff=[0.1, 1.0]), small_train_cfg())
     assert set(res.history) == {"step", "samples", "seconds", "mse", "l1", "l0", "loss"}
     assert res.history["step"] == [10, 20, 30, 40] and res.history["samples"][-1] == 40 * 64
-    assert set(res.eval_history) == {"step", "dead", "fve", "mse", "l0", "mmcs"}
+    assert set(res.eval_history) == {"step", "samples", "dead", "fve", "mse", "l0", "mmcs"}
     assert len(res.mmcs_history["mmcs"][0]) == 2 and res.steps_done == 40
+
+
+def test_histories_are_tensors_sharing_step_and_samples(small_data, tmp_path):
+    res = sk.train_sae(small_data, sk.SAEConfig(d=16, d_sae=8, l1_coeff=[0.1, 1.0]), small_train_cfg())
+    h = res.history
+    assert isinstance(h, sk.LossHistory) and h.mse.shape == (4, 2) and h.step.tolist() == [10, 20, 30, 40]
+    assert torch.equal(h.samples, h.step * 64) and h.mse.tolist() == h["mse"]
+    e = res.eval_history
+    assert e.dead.dtype == torch.int64 and e["dead"] == e.dead.tolist() and torch.equal(e.samples, e.step * 64)
+    assert res.mcs_history == {} and "mcs" not in res.mcs_history and res.mcs_history.get("mcs") is None
+    with pytest.raises(ValueError, match="not 'nonsense'"):
+        h.append(nonsense=1)
+    back = sk.LossHistory.from_lists(sk.read_json(sk.write_json(tmp_path / "h.json", h)))  # JSON round trip
+    assert back == h and torch.equal(back.l0, h.l0.double())
 
 
 def test_instances_train_independently(small_data):

@@ -1,0 +1,127 @@
+"""How to train a row of SAEs (`TrainConfig`): optimisation, evaluation, the remedies that act during training, and
+bookkeeping, in that order. The defaults are the kit's fast recipe; `report_train_config()` gives the report's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sae_kit._util import check_positive_int, check_range, resolve_device
+from sae_kit.optim import OptimizerName
+from sae_kit.schedule import DECAYS, Decay, lr_at
+
+__all__ = ["TrainConfig", "report_train_config"]
+
+
+@dataclass
+class TrainConfig:
+    """How to train. The defaults are the kit's fast recipe (a high learning rate with warm-up and cosine decay; see
+    the README's benchmark); `report_train_config()` gives the report's (Adam lr 1e-3, batch 256,
+    20,000 steps, constant)."""
+
+    # ---- optimisation
+    steps: int = 3000
+    """Optimiser steps (with the default cosine decay, also the schedule's length: 3,000 steps of 256 reach MMCS ≥ 0.99
+    on the default toy data sooner than 5,000 do, see the README's benchmark)."""
+    batch_size: int = 256
+    """Samples per step (shared by every instance of the row)."""
+    lr: float = 1e-2
+    """Adam's peak learning rate. > 0."""
+    optimizer: OptimizerName = "adam"
+    """"adam" for every parameter, or "muon": torch.optim.Muon for the weight matrices, Adam (at `lr`) for biases."""
+    muon_lr: float = 2e-3
+    """Muon's peak learning rate (sparsify's default), on the same schedule as `lr`. > 0."""
+    lr_warmup_steps: int = 50
+    """Linear learning-rate warm-up from 0 over this many steps. ≥ 0."""
+    lr_decay: Decay = "cosine"
+    """Learning-rate shape after warm-up: constant, or decayed to `lr_final_fraction`·lr at the last step."""
+    lr_final_fraction: float = 0.05
+    """Final learning rate as a fraction of `lr` when decaying, in [0, 1]."""
+    l1_warmup_steps: int = 0
+    """Linear ramp of α from 0 to its value over this many steps (0: the full α from the start). ≥ 0."""
+    matmul_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    """dtype of the SAE's encoder and decoder products during training (forward and backward); the weights, Adam's
+    state, the codes, the losses and every evaluation (MMCS, dead latents, FVE) stay float32. "auto": bfloat16 where
+    the device multiplies it natively (x86 CPUs with AVX512-BF16 or AMX, CUDA GPUs with bf16), float32 elsewhere.
+    On a 2-core CPU with AVX512-BF16 a step runs 2–2.8× faster and needs the same samples to MMCS ≥ 0.99 up to seed
+    noise (README, benchmark sections 2 and 4); "float32" gives the same numbers on every CPU."""
+    seed: int = 0
+    """Seed of the data stream and the held-out sample."""
+    device: str = "auto"
+    """"auto" (cuda, then mps, then cpu) or a torch device name."""
+
+    # ---- evaluation: what is recorded, how often, and when to stop early
+    log_every: int = 50
+    """Record training losses (averaged over this many steps)."""
+    mmcs_every: int = 100
+    """Record MMCS against the ground truth (cheap: one cosine matrix)."""
+    eval_every: int = 1000
+    """Record dead latents and fraction of variance explained on the held-out sample."""
+    n_eval: int = 2560
+    """Held-out samples for dead latents (the replication: 2,560)."""
+    record_mcs: bool = False
+    """Also record the per-feature MCS (ground truth → learned) at every `mmcs_every` step, in `mcs_history`."""
+    stop_at_mmcs: float | None = None
+    """Stop early once every instance has MMCS ≥ this (needs a ground truth), in (0, 1]; None: never."""
+
+    # ---- dead-latent remedies that act during training (AuxK and the pre-activation penalty are SAEConfig's)
+    resample_every: int = 0
+    """Resample dead latents (Bricken et al. 2023) every this many steps, except in the last such period. 0: never."""
+    resample_pool: int = 4096
+    """Inputs drawn to choose resampled directions from (∝ loss²)."""
+    resample_target: Literal["input", "residual"] = "input"
+    """A resampled latent's new direction: the drawn input ("input", Bricken et al. 2023) or what the SAE misses on it
+    ("residual", x − x̂)."""
+    track_density: bool = False
+    """Record, at every eval step, latents dead over training (`SAEConfig.dead_after`) and ultra-low-density ones."""
+    ultra_low_density: float = 1e-5
+    """A latent that fired on a fraction of training samples in (0, this) since the last eval is ultra-low density."""
+
+    # ---- bookkeeping
+    checkpoint_dir: str | None = None
+    """Save checkpoints here and resume from one found here; None: no checkpoints."""
+    checkpoint_every: int = 2000
+    """Steps between checkpoints (a checkpoint is also written at the end and on Ctrl-C)."""
+    progress: bool = True
+    """Show a tqdm progress bar."""
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "log_every", "mmcs_every", "eval_every", "n_eval", "checkpoint_every", "resample_pool"):
+            check_positive_int(name, getattr(self, name))
+        if self.optimizer not in ("adam", "muon"):
+            raise ValueError(f"optimizer must be 'adam' or 'muon', got {self.optimizer!r}")
+        if self.matmul_dtype not in ("auto", "float32", "bfloat16"):
+            raise ValueError(f"matmul_dtype must be 'auto', 'float32' or 'bfloat16', got {self.matmul_dtype!r}")
+        if self.resample_target not in ("input", "residual"):
+            raise ValueError(f"resample_target must be 'input' or 'residual', got {self.resample_target!r}")
+        check_range("muon_lr", self.muon_lr, 0.0, float("inf"), low_open=True, high_open=True)
+        check_range("ultra_low_density", self.ultra_low_density, 0.0, 1.0, low_open=True)
+        check_range("lr", self.lr, 0.0, float("inf"), low_open=True, high_open=True)
+        for name in ("lr_warmup_steps", "l1_warmup_steps", "resample_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an integer ≥ 0, got {v!r}")
+        if self.lr_decay not in DECAYS:
+            raise ValueError(f"lr_decay must be 'constant', 'cosine' or 'linear', got {self.lr_decay!r}")
+        check_range("lr_final_fraction", self.lr_final_fraction, 0.0, 1.0)
+        if self.stop_at_mmcs is not None:
+            check_range("stop_at_mmcs", self.stop_at_mmcs, 0.0, 1.0, low_open=True)
+        resolve_device(self.device)
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate used for optimiser step `step` (0-based): `sae_kit.schedule.lr_at` with these settings."""
+        return lr_at(step, self.lr, self.steps, self.lr_warmup_steps, self.lr_decay, self.lr_final_fraction)
+
+    def l1_scale_at(self, step: int) -> float:
+        """Fraction of α applied at step `step`."""
+        return 1.0 if step >= self.l1_warmup_steps else (step + 1) / self.l1_warmup_steps
+
+
+def report_train_config(**overrides) -> TrainConfig:
+    """The report's replication settings: Adam, lr 1e-3 constant, batch 256, 20,000 steps, α from the start, float32."""
+    base = dict(steps=20_000, batch_size=256, lr=1e-3, lr_warmup_steps=0, lr_decay="constant", lr_final_fraction=0.0,
+                l1_warmup_steps=0, matmul_dtype="float32")
+    return TrainConfig(**{**base, **overrides})
+
+
