@@ -5,7 +5,8 @@
 #   make test                   lint, unit tests, every notebook in its CI profile (papermill) checked by nbval
 #   make lab                    JupyterLab on the notebooks
 #   make bench                  training benchmarks (figures as ratios against reference runs)
-#   make browser-test           notebook 01's widgets in JupyterLab + headless Chromium (installs Chromium and Playwright)
+#   make browser-test           notebook 01's widgets in JupyterLab, and every page of the report (built from reports/ci)
+#                               offline, in headless Chromium (installs Chromium and Playwright)
 #   make png                    the headline figure of each executed notebook in reports/ as PNG (needs kaleido + Chromium)
 # Torch: TORCH picks the build pip installs first. The default pin installs the CPU wheel on machines that carry it
 # locally; elsewhere pass e.g. TORCH="torch" (your platform's default build) or a CUDA/CPU index of your choice.
@@ -50,9 +51,11 @@ test: lint unit notebooks-ci
 replicate: $(STAMP)
 	$(BIN)/python -m sae_kit --profile $(PROFILE) --out reports --timeout $(NB_TIMEOUT)
 
-# A real browser: JupyterLab on a free localhost port, notebook 01 run in its CI profile in headless Chromium (driven by
-# Playwright), the explorer's sparsity slider moved, its figure checked to change (tests/browser/). Chromium is
-# Debian's package (installed here when missing and we are root); Playwright never downloads a browser of its own.
+# A real browser (tests/browser/): JupyterLab on a free localhost port, notebook 01 run in its CI profile in headless
+# Chromium (driven by Playwright), the explorer's sparsity slider moved, its figure checked to change; then the report
+# built from the CI notebooks `make test` left in reports/ci, every page opened with the network blocked (formulas
+# typeset, figures within 1280 px, pages within 8 MB; screenshots in reports/browser/). Chromium is Debian's package
+# (installed here when missing and we are root); Playwright never downloads a browser of its own.
 $(VENV)/.sae-kit-browser: $(STAMP)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[browser]"
 	touch $@
