@@ -67,6 +67,8 @@ body.jp-Notebook { max-width: 1240px; margin: 0 auto; box-sizing: border-box; }
 /* MathJax's hidden MathML for screen readers would ask for its TeX web fonts, which the package does not ship */
 .MJX_Assistive_MathML [mathvariant] { font-family: inherit !important; }
 nav.sk-nav { font: 14px system-ui, sans-serif; padding: 0.8em var(--jp-notebook-padding, 10px) 0; }
+nav.sk-nav button { margin-left: 1.5em; font: inherit; }
+body.sk-no-code .jp-CodeCell .jp-Cell-inputWrapper { display: none; }  /* read it as a paper: prose and results */
 </style>
 """
 
@@ -132,7 +134,8 @@ def notebook_html(notebook, mathjax: str | None = MATHJAX_DIR, title: str | None
     head = _PAGE_STYLE + _plotly_js() + (_MATHJAX.replace("{src}", html.escape(mathjax)) if mathjax else "")
     body = body.replace("</head>", head + "</head>", 1)
     if index_href:
-        nav = f'<nav class="sk-nav"><a href="{html.escape(index_href)}">← replication report: every claim</a></nav>'
+        nav = (f'<nav class="sk-nav"><a href="{html.escape(index_href)}">← replication report: every claim</a>'
+               '<button type="button" onclick="document.body.classList.toggle(\'sk-no-code\')">show / hide code</button></nav>')
         body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
     return body
 

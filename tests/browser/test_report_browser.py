@@ -9,7 +9,7 @@ blocked and fails the test. On each page, at 1280 × 900 px:
   reader sees) and none is an error box;
 - every plotly figure is drawn, none is wider than the viewport, the page has no horizontal scroll, and each
   subplot is at least MIN_PANEL_PX wide (legible);
-- the page is within PAGE_BUDGET_BYTES.
+- the page is within PAGE_BUDGET_BYTES, and its "show / hide code" button hides the code and keeps the results.
 Full-page screenshots go to reports/browser/report_NN_name.png (or $SAE_KIT_BROWSER_OUT). Marked `browser`.
 """
 
@@ -68,6 +68,9 @@ _LAYOUT_JS = r"""() => {
   });
   return {vw, scroll_width: document.documentElement.scrollWidth, figures};
 }"""
+
+_CODE_HIDDEN_JS = """() => [...document.querySelectorAll('.jp-CodeCell .jp-Cell-inputWrapper')].every(e => e.offsetParent === null)
+  && document.querySelector('.jp-OutputArea').offsetParent !== null"""
 
 
 @pytest.fixture(scope="module")
@@ -154,9 +157,12 @@ def test_notebook_page_offline(report, browser, shots, name):
                                timeout=LOAD_MS, polling=250)
         math, layout = page.evaluate(_MATH_JS), page.evaluate(_LAYOUT_JS)
         page.screenshot(path=str(shots / f"report_{name}.png"), full_page=True)
+        page.click("nav.sk-nav button")  # read it as a paper: the code inputs hide, the prose and results stay
+        code_hidden = page.evaluate(_CODE_HIDDEN_JS)
     finally:
         page.context.close()
     shot = shots / f"report_{name}.png"
+    assert code_hidden, f"{name}: the show / hide code button did not hide the code (or hid the results)"
     print(json.dumps({"page": name, "bytes": size, "formulas": math["typeset"], "figures": len(layout["figures"]),
                       "narrowest_panel": min((f["min_panel"] for f in layout["figures"] if f["min_panel"]), default=None)}))
     assert not blocked, f"{name}: the page asked for the network: {blocked[:5]}"
