@@ -62,7 +62,9 @@ body.jp-Notebook { max-width: 1240px; margin: 0 auto; box-sizing: border-box; }
 .jp-RenderedHTMLCommon table { display: block; max-width: 100%; overflow-x: auto; }
 .jp-OutputArea-output, .jp-Cell-inputWrapper, .jp-InputArea-editor { min-width: 0; max-width: 100%; }
 .jp-OutputArea-output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
-.jp-InputArea-editor .highlight pre { overflow-x: auto; }
+.jp-InputArea-editor .highlight pre { white-space: pre-wrap; overflow-wrap: anywhere; }  /* not clipped at the edge */
+/* progress bars and warnings (stderr): a few lines, scrollable, not screens of them */
+.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"] { display: block; max-height: 7.5em; overflow-y: auto; }
 .sk-figure { margin: 0.4em 0; }
 /* MathJax's hidden MathML for screen readers would ask for its TeX web fonts, which the package does not ship */
 .MJX_Assistive_MathML [mathvariant] { font-family: inherit !important; }
@@ -82,8 +84,11 @@ def _plotly_js() -> str:
 
 
 def _with_figure_html(nb):
-    """A copy of the notebook in which every plotly mimetype output is replaced by its HTML rendering."""
-    nb = copy.deepcopy(nb)
+    """A copy of the notebook in which every plotly mimetype output is replaced by its HTML rendering, and the
+    consecutive chunks of a cell's printed text are one block (as JupyterLab shows them; nbconvert's preprocessor)."""
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(copy.deepcopy(nb), {})
     n = 0
     for cell in nb.cells:
         for out in cell.get("outputs", []):
