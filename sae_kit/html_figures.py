@@ -8,11 +8,11 @@ reader sees as it was:
   `autosize` and `responsive`), so no figure is wider than a 1280-px page, and a narrow one (a square phase diagram)
   keeps its designed width instead of stretching. The height stays as designed.
 - **Weight.** A histogram of raw samples ships every sample to the browser, which bins them: 53k pairwise |cos|
-  values in notebook 02's CI profile (1.1 MB of JSON), millions in its full profile. Such a trace is binned here into
-  the bins plotly.js would draw (those the trace states, else the ones plotly's automatic binning picks, computed as
-  plotly.js does): each bin's count at the bin's centre, with `histfunc="sum"` and the bins stated, so the bars, their
-  normalisation (`histnorm`), the hover and the bin grouping of overlaid or grouped traces are the same, and the page
-  carries one number per bin. Histograms plotly would bin in ways not reproduced here (cumulative, partly stated
+  values in notebook 02's CI profile (1.1 MB of JSON), most of the 23 MB its full-profile page weighed. Such a
+  trace is binned here into the bins plotly.js would draw (those the trace states, else the ones plotly's automatic
+  binning picks, computed as plotly.js does): each bin's count at the bin's centre, with `histfunc="sum"` and the
+  bins stated, so the bars, their normalisation (`histnorm`), the hover and the bin grouping of overlaid or grouped
+  traces are the same, and the page carries one number per bin. Histograms plotly would bin in ways not reproduced here (cumulative, partly stated
   bins, dates or categories) are left as they are.
 """
 
