@@ -12,8 +12,8 @@ reader sees as it was:
   trace is binned here into the bins plotly.js would draw (those the trace states, else the ones plotly's automatic
   binning picks, computed as plotly.js does): each bin's count at the bin's centre, with `histfunc="sum"` and the
   bins stated, so the bars, their normalisation (`histnorm`), the hover and the bin grouping of overlaid or grouped
-  traces are the same, and the page carries one number per bin. Histograms plotly would bin in ways not reproduced here (cumulative, partly stated
-  bins, dates or categories) are left as they are.
+  traces are the same, and the page carries one number per bin. Histograms plotly would bin in ways not reproduced
+  here (cumulative, partly stated bins, dates or categories) are left as they are.
 """
 
 from __future__ import annotations
