@@ -6,7 +6,8 @@
 #   make lab                    JupyterLab on the notebooks
 #   make bench                  training benchmarks (figures as ratios against reference runs)
 #   make interop-test           the tests against the real SAELens and Hugging Face datasets (installs .[interop])
-#   make browser-test           notebook 01's widgets in JupyterLab + headless Chromium (installs Chromium and Playwright)
+#   make browser-test           every notebook explorer in JupyterLab, and every page of the report (built from reports/ci)
+#                               offline, in headless Chromium (installs Chromium and Playwright)
 #   make png                    the headline figure of each executed notebook in reports/ as PNG (needs kaleido + Chromium)
 #   make docs-executed          docs/executed/NN_name.ipynb: the CI-profile notebooks with their outputs and a PNG beside
 #                               every figure, readable on GitHub without a kernel (needs kaleido + Chromium)
@@ -68,9 +69,12 @@ interop-setup: $(VENV)/.sae-kit-interop
 interop-test: $(VENV)/.sae-kit-interop
 	SAE_KIT_HEADLESS=1 SAE_KIT_REQUIRE_INTEROP=1 $(BIN)/python -m pytest -q -rs tests/test_saelens.py tests/test_corpus.py
 
-# A real browser: JupyterLab on a free localhost port, notebook 01 run in its CI profile in headless Chromium (driven by
-# Playwright), the explorer's sparsity slider moved, its figure checked to change (tests/browser/). Chromium is
-# Debian's package (installed here when missing and we are root); Playwright never downloads a browser of its own.
+# A real browser (tests/browser/): JupyterLab on a free localhost port, every notebook's explorer moved in headless
+# Chromium (driven by Playwright) and its figure checked to change the way the science says (notebooks in
+# $$SAE_KIT_BROWSER_PROFILE, default lab); then the report built from the CI notebooks `make test` left in reports/ci,
+# every page opened with the network blocked (formulas typeset, figures within 1280 px, pages within 8 MB; screenshots
+# in reports/browser/). Chromium is Debian's package (installed here when missing and we are root); Playwright never
+# downloads a browser of its own.
 $(VENV)/.sae-kit-browser: $(STAMP)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[browser]"
 	touch $@
