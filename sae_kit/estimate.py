@@ -1,7 +1,7 @@
 """How many features are there, without ground truth? The report's dictionary-size heuristics made into one rule.
 
 Sharkey, Braun & Millidge (2022) train dictionaries of growing size with the same α on the same data and read two
-signals (RESEARCH.md §1):
+signals (the interim report, https://www.lesswrong.com/posts/z6QQJbtpkEAX3Aojj/interim-research-report-taking-features-out-of-superposition):
 - dictionary-to-dictionary MMCS (each dictionary's elements matched in the next larger one) rises while the smaller
   dictionary is short of features, and stops rising once it holds them all: "the number of features is estimated
   where it stops rising";

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from sae_kit.claims import SHARKEY_2022, SHARKEY_2023
 from sae_kit.estimate import FeatureCountEstimate
 from sae_kit.sae import SAE
 
@@ -221,7 +222,7 @@ def feature_logit_effect(model, hook_name: str, direction: torch.Tensor, windows
             "suppressed": list(zip(bottom.indices.tolist(), (-bottom.values).tolist()))}
 
 
-FOLLOW_UP = "Sharkey et al. (2023), 'A small update to the Sparse Coding interim research report'"
+FOLLOW_UP = SHARKEY_2023
 PUBLISHED_FEATURES = (512, 1024)
 """The follow-up's tentative number of features in the layer-3 MLP."""
 MIN_GOOD_LABELS = 300
@@ -278,7 +279,7 @@ def lm_claims(estimate: FeatureCountEstimate, n_good: int, title_feature: dict, 
     (`sk.estimate_n_features`), the count of well-labelled features, the 'period after a title' feature (title_feature:
     `LabelResult.find`'s dict, with "d_sae" when the dictionary it comes from was chosen among several), and dead
     latents in large dictionaries (`dead_criterion` on [size, alpha] held-out dead fractions and their chance level)."""
-    from sae_kit.report import Claim
+    from sae_kit.claims import Claim
 
     lo, hi = estimate.interval
     shown = f"≤ {hi}" if lo is None else f"≥ {lo}" if hi is None else f"{lo}–{hi}"
@@ -295,7 +296,7 @@ def lm_claims(estimate: FeatureCountEstimate, n_good: int, title_feature: dict, 
               "a 'period after a title' feature exists",
               f"feature {title_feature['feature']}{of_size}: precision {title_feature['precision']:.2f}, "
               f"recall {title_feature['recall']:.2f}", title_ok),
-        Claim("dead_latents", "Large dictionaries with a large α have dead latents", "Sharkey, Braun & Millidge (2022)",
+        Claim("dead_latents", "Large dictionaries with a large α have dead latents", SHARKEY_2022,
               "dead latents at d_sae ≫ features and large α",
               f"held-out dead fraction beyond chance at the largest α: {big:.2f} at the largest size vs {small:.2f} at the "
               "smallest", dead_ok),

@@ -2,7 +2,8 @@
 
 - `first_found`: from per-feature MCS recorded during training (`TrainConfig(record_mcs=True)`), the number of
   samples after which each ground-truth feature's MCS first reaches a threshold — to ask whether frequent features are
-  learned first (a question of the report's follow-up, Sharkey et al. 2023; RESEARCH.md §2).
+  learned first (a question raised in the discussion of the report,
+  https://www.lesswrong.com/posts/z6QQJbtpkEAX3Aojj/interim-research-report-taking-features-out-of-superposition).
 - `rank_correlation`: Spearman's ρ, to summarise "recovery against feature frequency" in one number.
 - `PlaneData`: toy data where two features always fire together with a rotation-invariant joint distribution. The
   data then fix the plane they span but no basis of it (the follow-up's identifiability point): an SAE finds the

@@ -17,13 +17,14 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from sae_kit._util import HEADLESS_ENV, check_positive_int, resolve_device, resolve_matmul_dtype
+from sae_kit.claims.base import Claim
 from sae_kit.io import read_json, write_json
 from sae_kit.profiles import PROFILE_NAMES
 
@@ -31,24 +32,6 @@ __all__ = ["Claim", "write_results", "run_notebooks", "collect_results", "summar
 
 PROFILES = PROFILE_NAMES  # ("lab", "ci", "quick", "full"): see sae_kit.profiles
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-
-
-@dataclass
-class Claim:
-    """One published claim and how our run compares."""
-
-    id: str
-    """Short key, unique within the notebook."""
-    claim: str
-    """The claim in a sentence."""
-    source: str
-    """Where it is published."""
-    published: str
-    """The published figure or statement."""
-    ours: str
-    """Our figure."""
-    replicated: bool
-    """Whether our figure supports the claim (by the criterion stated in the notebook)."""
 
 
 def write_results(path: str | Path, notebook: str, profile: str, claims: list[Claim], figures: dict[str, Any]) -> Path:

@@ -1,6 +1,6 @@
 """SAELens-compatible folders: save one kit SAE so `sae_lens.SAE.load_from_disk` reads it, and read such folders back.
 
-SAELens 6.x keeps one SAE per folder (RESEARCH §6):
+SAELens 6.x keeps one SAE per folder (https://github.com/jbloomAus/SAELens, `SAE.load_from_disk` / `save_model`):
 
     cfg.json                  {"architecture": "standard" | "topk" | "jumprelu", "d_in", "d_sae", "dtype", "device",
                                "apply_b_dec_to_input", "normalize_activations", ("k",) "metadata": {...}}

@@ -1,4 +1,4 @@
-"""The Sharkey toy-data generator against RESEARCH.md §1."""
+"""The Sharkey, Braun & Millidge (2022) toy-data generator against the report's stated recipe."""
 
 import math
 
