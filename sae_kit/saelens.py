@@ -124,6 +124,31 @@ def load_saelens(path: str | Path, k: int | None = None) -> SAE:
     docstring); it becomes the BatchTopK k.
     """
     folder = Path(path)
+    cfg, arch, d_in, d_sae, apply_b_dec, k = _read_saelens_cfg(folder, k)
+    tensors = _read_saelens_tensors(folder / WEIGHTS_FILE, arch, d_in, d_sae)
+    if arch == "jumprelu":
+        th = tensors["threshold"].float()
+        if not (th == th[0]).all() or th[0] < 0:
+            raise ValueError(f"{folder / WEIGHTS_FILE}: the kit's BatchTopK has one threshold ≥ 0 for all latents; this JumpReLU's "
+                             f"thresholds range over [{float(th.min()):.4g}, {float(th.max()):.4g}]")
+    b_dec = tensors["b_dec"].float()
+    kit_cfg = SAEConfig(d=d_in, d_sae=d_sae, architecture=SAELENS_TO_KIT[arch], k=k,
+                        decoder_bias=bool(apply_b_dec or b_dec.any()), centre_input=apply_b_dec)
+    sae = SAE(kit_cfg)
+    with torch.no_grad():
+        sae.W_enc.copy_(tensors["W_enc"].float().T[None])  # [1, d_sae, d]
+        sae.b_enc.copy_(tensors["b_enc"].float()[None])  # [1, d_sae]
+        sae.W_dec.copy_(tensors["W_dec"].float()[None])  # [1, d_sae, d]
+        if sae.b_dec is not None:
+            sae.b_dec.copy_(b_dec[None])  # [1, d]
+        if arch == "jumprelu":
+            sae.threshold.fill_(float(tensors["threshold"][0]))  # [1]
+    sae.saelens_cfg = cfg
+    return sae.eval()
+
+
+def _read_saelens_cfg(folder: Path, k: int | None) -> tuple[dict, str, int, int, bool, int | None]:
+    """Read and check a SAELens folder's cfg.json: (cfg, architecture, d_in, d_sae, apply_b_dec_to_input, k)."""
     if not folder.is_dir():
         raise ValueError(f"{folder}: not a folder (a SAELens SAE is a folder with {CFG_FILE} and {WEIGHTS_FILE})")
     cfg_path, w_path = folder / CFG_FILE, folder / WEIGHTS_FILE
@@ -175,6 +200,11 @@ def load_saelens(path: str | Path, k: int | None = None) -> SAE:
         if k > d_sae:
             raise ValueError(f"{cfg_path}: k={k} is larger than d_sae={d_sae}")
 
+    return cfg, arch, d_in, d_sae, apply_b_dec, k
+
+
+def _read_saelens_tensors(w_path: Path, arch: str, d_in: int, d_sae: int) -> dict[str, torch.Tensor]:
+    """Read and check a SAELens folder's weights: exactly the tensors its architecture has, in the cfg's shapes."""
     expected = {"W_enc": (d_in, d_sae), "b_enc": (d_sae,), "W_dec": (d_sae, d_in), "b_dec": (d_in,)}
     if arch == "jumprelu":
         expected["threshold"] = (d_sae,)
@@ -195,22 +225,4 @@ def load_saelens(path: str | Path, k: int | None = None) -> SAE:
         if not t.is_floating_point():
             raise ValueError(f"{w_path}: tensor {name} has dtype {t.dtype}, expected a floating-point type")
 
-    if arch == "jumprelu":
-        th = tensors["threshold"].float()
-        if not (th == th[0]).all() or th[0] < 0:
-            raise ValueError(f"{w_path}: the kit's BatchTopK has one threshold ≥ 0 for all latents; this JumpReLU's "
-                             f"thresholds range over [{float(th.min()):.4g}, {float(th.max()):.4g}]")
-    b_dec = tensors["b_dec"].float()
-    kit_cfg = SAEConfig(d=d_in, d_sae=d_sae, architecture=SAELENS_TO_KIT[arch], k=k,
-                        decoder_bias=bool(apply_b_dec or b_dec.any()), centre_input=apply_b_dec)
-    sae = SAE(kit_cfg)
-    with torch.no_grad():
-        sae.W_enc.copy_(tensors["W_enc"].float().T[None])  # [1, d_sae, d]
-        sae.b_enc.copy_(tensors["b_enc"].float()[None])  # [1, d_sae]
-        sae.W_dec.copy_(tensors["W_dec"].float()[None])  # [1, d_sae, d]
-        if sae.b_dec is not None:
-            sae.b_dec.copy_(b_dec[None])  # [1, d]
-        if arch == "jumprelu":
-            sae.threshold.fill_(float(tensors["threshold"][0]))  # [1]
-    sae.saelens_cfg = cfg
-    return sae.eval()
+    return tensors
