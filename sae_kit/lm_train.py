@@ -97,6 +97,16 @@ def eval_loss(model: TinyLM, windows: torch.Tensor, batch_size: int = 64) -> flo
     return sum(losses) / len(windows)
 
 
+def _lm_step(model: TinyLM, opt: torch.optim.Optimizer, batch: torch.Tensor) -> torch.Tensor:
+    """One optimiser step on a batch of windows [batch, pos] (gradients clipped at norm 1); returns the loss."""
+    loss = model.loss(batch)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss
+
+
 def train_lm(model_cfg: LMConfig, windows: torch.Tensor, cfg: LMTrainConfig | None = None,
              eval_windows: torch.Tensor | None = None) -> LMTrainResult:
     """Train a TinyLM on windows [batch, pos] of a token stream (random windows every step); returns it and its curve."""
@@ -129,12 +139,7 @@ def train_lm(model_cfg: LMConfig, windows: torch.Tensor, cfg: LMTrainConfig | No
         while step < cfg.steps:
             for group in opt.param_groups:
                 group["lr"] = cfg.lr_at(step)
-            idx = torch.randint(0, len(windows), (cfg.batch_size,), generator=g, device=device)
-            loss = model.loss(windows[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            loss = _lm_step(model, opt, windows[torch.randint(0, len(windows), (cfg.batch_size,), generator=g, device=device)])
             step += 1
             window_loss, n_window = window_loss + loss.item(), n_window + 1
             if step % cfg.eval_every == 0 or step == cfg.steps:

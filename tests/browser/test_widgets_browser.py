@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import labdriver as lab
@@ -39,8 +40,8 @@ def server(tmp_path_factory):
 def out_dir() -> Path:
     out = Path(os.environ.get("SAE_KIT_BROWSER_OUT", lab.ROOT / "reports" / "browser"))
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("0*.png"):
-        old.unlink()
+    for old in [*out.glob("0*.png"), out / "run_all_seconds.json"]:
+        old.unlink(missing_ok=True)
     return out
 
 
@@ -62,7 +63,9 @@ def notebook(server, out_dir, request):
             page.screenshot(path=str(out_dir / f"{nn}_{name}.png"), full_page=False)
 
         try:
+            t0 = time.perf_counter()
             state = lab.run_all(page, server["url"], server["copies"][nn])
+            _record_time(out_dir, nn, time.perf_counter() - t0)
             if state["errors"]:
                 shot("failure")
                 pytest.fail(f"notebook {nn} raised in JupyterLab:\n" + "\n---\n".join(e[-2000:] for e in state["errors"]),
@@ -76,6 +79,14 @@ def notebook(server, out_dir, request):
             pytest.fail(f"notebook {nn}: {type(e).__name__}: {e}\n  JupyterLab log: {server['log']}", pytrace=False)
         finally:
             browser.close()
+
+
+def _record_time(out_dir: Path, nn: str, seconds: float) -> None:
+    """Keep how long Run All took in JupyterLab (the notebook map's interactive-profile time) in run_all_seconds.json."""
+    path = out_dir / "run_all_seconds.json"
+    times = json.loads(path.read_text()) if path.exists() else {}
+    times[f"{nn} ({PROFILE})"] = round(seconds, 1)
+    path.write_text(json.dumps(times, indent=1))
 
 
 def _scroll_to(page, label: str) -> None:
