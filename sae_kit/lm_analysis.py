@@ -232,8 +232,9 @@ MIN_DEAD_BEYOND_CHANCE = 0.05
 """Fraction of the largest dictionary's latents dead beyond chance for "has dead latents" (the estimator's 5 %)."""
 
 LM_CRITERIA = {
-    "n_features": f"our interval (`estimate.interval`) is closed at both ends and overlaps {PUBLISHED_FEATURES[0]}–"
-                  f"{PUBLISHED_FEATURES[1]}; a bound (an open end, e.g. a curve still rising at the largest pair) fails",
+    "n_features": f"the estimate is exact (both ends of `estimate.interval` found, e.g. (256, 512]) and overlaps "
+                  f"{PUBLISHED_FEATURES[0]}–{PUBLISHED_FEATURES[1]}; a bound (a curve still rising at the largest pair, "
+                  "or no dead latents at any size) fails",
     "labelled_features": f"at least {MIN_GOOD_LABELS} features have a good label (precision ≥ 0.8 over ≥ 10 firings)",
     "title_period_feature": f"a feature's precision for 'period after a title' is ≥ {TITLE_MIN_PRECISION} with recall ≥ "
                             f"{TITLE_MIN_RECALL}",

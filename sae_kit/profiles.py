@@ -84,8 +84,8 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict]] = {
                      steps=5000, toy_features=512, label_min_count=20),
     },
     "06_beyond_the_report": {  # steps × batch_size fresh samples per SAE; every recipe gets the same budget
-        "lab": dict(data=dict(n_features=128, d=64, avg_active=3.0), steps=1500, batch_size=256,
-                    lm=dict(stories=300, d_sae=256, steps=600, stack_depth=3, stack_k=2)),
+        "lab": dict(data=dict(n_features=128, d=64, avg_active=3.0), steps=800, batch_size=256,
+                    lm=dict(stories=300, d_sae=256, steps=400, stack_depth=3, stack_k=2)),
         "ci": dict(data=dict(n_features=128, d=64, avg_active=3.0), steps=1500, batch_size=256,
                    lm=dict(stories=300, d_sae=256, steps=600, stack_depth=3, stack_k=2)),
         "quick": dict(data=dict(), steps=2000, batch_size=256,
