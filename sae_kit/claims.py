@@ -112,6 +112,9 @@ def _dictionary_to_dictionary_claim(grid: GridResult, n_features: int) -> Claim:
 SHARKEY_2023 = "Sharkey et al. (2023), \"A small update to the Sparse Coding interim research report\""
 ANDERS_2024 = ("Anders et al. (2024), Sparse autoencoders find composed features in small toy models, "
               "https://www.lesswrong.com/posts/a5wwqza2cY3W7L9cj/sparse-autoencoders-find-composed-features-in-small-toy")
+ANDERS_2024_DISCUSSION = "discussion of " + ANDERS_2024  # the identifiability of a composed plane
+SHARKEY_2022_REVIEW = (SHARKEY_2022 + ", reviewers' comments, "  # the reviewers asked for MCS histograms
+                       "https://www.lesswrong.com/posts/z6QQJbtpkEAX3Aojj/interim-research-report-taking-features-out-of-superposition")
 
 
 def mcs_histogram_claims(grid: GridResult, n_features: int, found: torch.Tensor, missed: torch.Tensor, rho: float,
@@ -149,7 +152,7 @@ def _mixture_claim(grid: GridResult, n_features: int, found: torch.Tensor, misse
     return Claim(
         "middling_mmcs_is_mixture",
         "From G latents up, a middling MMCS is a mixture: some features found almost exactly, others missed",
-        SHARKEY_2023, "asked for MCS histograms rather than the mean (the mean alone is ambiguous)",
+        SHARKEY_2022_REVIEW, "asked for MCS histograms rather than the mean (the mean alone is ambiguous)",
         f"mixed (≥ 10 % found, ≥ 10 % missed) in {n_mixed} of {n_mid} cells with 0.4 ≤ MMCS ≤ 0.9 and d_sae ≥ G; "
         f"(below G, where missing features is forced: {n_mixed_small} of {n_mid_small})",
         n_mid > 0 and 2 * n_mixed > n_mid,
@@ -165,7 +168,7 @@ def _plane_claim(plane: list[dict]) -> Claim:
     firsts = [min(r["angles_deg"], key=lambda a: a % 360) % 360 for r in plane if r["angles_deg"]]
     spread = (max(firsts) - min(firsts)) if len(firsts) >= 2 else 0.0
     return Claim(
-        "plane_up_to_rotation", "An SAE recovers a composed plane only up to rotation", SHARKEY_2023,
+        "plane_up_to_rotation", "An SAE recovers a composed plane only up to rotation", ANDERS_2024_DISCUSSION,
         "the data fix the plane, not a basis of it",
         f"largest principal angle {worst:.1f}° over {len(plane)} initialisations; lowest MCS of the pair {low_mcs:.3f}; "
         f"first in-plane direction varies over {spread:.0f}° between initialisations",
