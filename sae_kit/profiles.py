@@ -54,8 +54,8 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict]] = {
                      tms_seeds=2),
     },
     "03_sae_training": {  # grid_steps × batch_size fresh samples per SAE in the grid
-        "lab": dict(data=dict(n_features=128, d=64, avg_active=3.0), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=1500,
-                    alpha_e=(-8, 8, 2), size_e=(-2, 3), grid_steps=1000, batch_size=256),
+        "lab": dict(data=dict(n_features=128, d=64, avg_active=3.0), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=3000,
+                    alpha_e=(-8, 8, 2), size_e=(-2, 3), grid_steps=2000, batch_size=256),
         "ci": dict(data=dict(n_features=128, d=64, avg_active=3.0), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=3000,
                    alpha_e=(-8, 8, 2), size_e=(-2, 3), grid_steps=2000, batch_size=256),
         "quick": dict(data=dict(), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=2000,
@@ -64,8 +64,8 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict]] = {
                      alpha_e=(-8, 8, 2), size_e=(-2, 3), grid_steps=1800, batch_size=256),
     },
     "04_mcs_histograms": {  # steps × batch fresh samples per SAE; sizes are the dictionary sizes of every grid
-        "lab": dict(d=32, G=64, m=3.0, sizes=[16, 32, 64, 128, 256], alphas=[0.1, 0.3, 1.0], steps=800, batch=256,
-                    true_G=[32, 64, 128], plane=dict(G=48, d_sae=96, alpha=0.3, n_inst=4, steps=1000)),
+        "lab": dict(d=32, G=64, m=3.0, sizes=[16, 32, 64, 128, 256], alphas=[0.1, 0.3, 1.0], steps=1500, batch=256,
+                    true_G=[32, 64, 128], plane=dict(G=48, d_sae=96, alpha=0.3, n_inst=4, steps=2000)),
         "ci": dict(d=16, G=32, m=2.0, sizes=[8, 16, 32, 64, 128], alphas=[0.3, 1.0], steps=500, batch=256,
                    true_G=[16, 32, 64], plane=dict(G=24, d_sae=48, alpha=0.3, n_inst=4, steps=600)),
         "quick": dict(d=32, G=64, m=3.0, sizes=[16, 32, 64, 128, 256], alphas=[0.1, 0.3, 1.0], steps=1500, batch=256,
@@ -84,8 +84,8 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict]] = {
                      steps=5000, toy_features=512, label_min_count=20),
     },
     "06_beyond_the_report": {  # steps × batch_size fresh samples per SAE; every recipe gets the same budget
-        "lab": dict(data=dict(n_features=128, d=64, avg_active=3.0), steps=800, batch_size=256,
-                    lm=dict(stories=300, d_sae=256, steps=400, stack_depth=3, stack_k=2)),
+        "lab": dict(data=dict(n_features=128, d=64, avg_active=3.0), steps=1500, batch_size=256,
+                    lm=dict(stories=300, d_sae=256, steps=600, stack_depth=3, stack_k=2)),
         "ci": dict(data=dict(n_features=128, d=64, avg_active=3.0), steps=1500, batch_size=256,
                    lm=dict(stories=300, d_sae=256, steps=600, stack_depth=3, stack_k=2)),
         "quick": dict(data=dict(), steps=2000, batch_size=256,
