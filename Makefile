@@ -23,6 +23,7 @@ STAMP := $(VENV)/.sae-kit-installed
 NB_TIMEOUT ?= 1800
 
 CHROMIUM ?= /usr/bin/chromium
+BROWSER_TESTS ?= tests/browser
 
 .PHONY: all setup test unit notebooks-ci lint replicate lab bench interop-setup interop-test browser-test png docs-executed clean
 
@@ -88,7 +89,7 @@ browser-test: $(VENV)/.sae-kit-browser
 	    echo "browser-test: no Chromium at $(CHROMIUM): install it (Debian: apt-get install chromium) or pass CHROMIUM=/path/to/chrome" >&2; \
 	    exit 1; \
 	  fi; }
-	SAE_KIT_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q -m browser tests/browser
+	SAE_KIT_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q -m browser $(BROWSER_TESTS)
 
 # The headline figure of each notebook executed into PNG_FROM as PNG (PNG_FROM/png/NN_name.png; docs/img/ holds the
 # CI-profile ones the README shows). kaleido ≥ 1 draws them in an installed Chromium or Chrome ($$BROWSER_PATH or PATH).
