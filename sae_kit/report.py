@@ -59,31 +59,54 @@ def notebooks(directory: Path = NOTEBOOK_DIR, only: list[str] | None = None) -> 
 
 
 def run_notebooks(out_dir: str | Path, profile: str = "full", timeout: int = 3600, only: list[str] | None = None,
-                  notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
-    """Execute each notebook with papermill into out_dir (headless, a per-cell timeout); returns the executed paths."""
-    import papermill as pm
+                  notebook_dir: Path = NOTEBOOK_DIR, jobs: int = 1) -> list[Path]:
+    """Execute each notebook with papermill into out_dir (headless, a per-cell timeout); returns the executed paths.
 
+    `jobs` notebooks run at once, each in its own process and kernel (the notebooks are independent). With jobs > 1
+    and no OMP_NUM_THREADS set, each kernel gets cores // jobs torch threads, so the kernels do not fight over cores.
+    A notebook that fails is reported after the others finish (its executed copy keeps the traceback).
+    """
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    check_positive_int("jobs", jobs)
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     os.environ[HEADLESS_ENV] = "1"  # the kernel inherits it: no widgets, plain-text progress bars
     os.environ["PLOTLY_RENDERER"] = "plotly_mimetype"  # figures as JSON; sae_kit.html_report draws them on the pages
-    done = []
-    for nb in notebooks(notebook_dir, only):
-        target = out / nb.name
-        params = {
-            "profile": profile,
-            "results_path": str(target.with_suffix(".json")),
-            "cache_dir": str(out / "cache" / nb.stem / profile),
-        }
-        print(f"[sae-kit] {nb.name} ({profile}) → {target}", flush=True)
-        t0 = time.perf_counter()
-        pm.execute_notebook(str(nb), str(target), parameters=params, kernel_name="python3", cwd=str(nb.parent),
+    if jobs > 1:
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+    tasks = [(str(nb), str(out / nb.name), {"profile": profile, "results_path": str((out / nb.name).with_suffix(".json")),
+                                            "cache_dir": str(out / "cache" / nb.stem / profile)}, timeout)
+             for nb in notebooks(notebook_dir, only)]
+    if jobs == 1:
+        errors = [_execute_one(*t) for t in tasks]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            errors = list(pool.map(_execute_one, *zip(*tasks)))
+    failed = [e for e in errors if e]
+    if failed:
+        raise RuntimeError(f"{len(failed)} notebook(s) failed:\n" + "\n".join(failed))
+    return [Path(t[1]) for t in tasks]
+
+
+def _execute_one(notebook: str, target: str, params: dict, timeout: int) -> str:
+    """Run one notebook with papermill; returns "" on success, else the notebook's name and the error's last lines."""
+    import papermill as pm
+
+    name = Path(notebook).name
+    print(f"[sae-kit] {name} ({params['profile']}) → {target}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(notebook, target, parameters=params, kernel_name="python3", cwd=str(Path(notebook).parent),
                             execution_timeout=timeout, progress_bar=False, log_output=False)
-        print(f"[sae-kit] {nb.name} done in {time.perf_counter() - t0:.0f} s", flush=True)
-        done.append(target)
-    return done
+    except Exception as e:  # noqa: BLE001 reported with the notebook's name once every notebook has run
+        print(f"[sae-kit] {name} FAILED after {time.perf_counter() - t0:.0f} s", flush=True)
+        return f"{name}: {type(e).__name__}: {str(e)[-3000:]}"
+    print(f"[sae-kit] {name} done in {time.perf_counter() - t0:.0f} s", flush=True)
+    return ""
 
 
 def collect_results(out_dir: str | Path) -> list[dict]:
@@ -118,13 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="reports", help="where executed notebooks and results go (default: reports)")
     ap.add_argument("--only", nargs="*", help="run only notebooks whose name starts with these (e.g. 03)")
     ap.add_argument("--timeout", type=int, default=3600, help="per-cell execution timeout in seconds")
+    ap.add_argument("--jobs", type=int, default=1, help="notebooks executed at once, each in its own kernel (default: 1)")
     ap.add_argument("--summary-only", action="store_true", help="only print the table of existing results (and rebuild the pages)")
     ap.add_argument("--no-html", action="store_true", help="skip the HTML pages (out/NN_name.html and out/index.html)")
     ap.add_argument("--png", action="store_true", help="also write each notebook's headline figure to out/png/NN_name.png "
                     "(needs kaleido ≥ 1 and a Chromium or Chrome; sae_kit.figures_png)")
     args = ap.parse_args(argv)
     if not args.summary_only:
-        run_notebooks(args.out, args.profile, args.timeout, args.only)
+        run_notebooks(args.out, args.profile, args.timeout, args.only, jobs=args.jobs)
     results = collect_results(args.out)
     print("\nReplicated figures (" + args.out + ")\n" + summary_table(results))
     write_json(Path(args.out) / "results.json", {r["notebook"]: r for r in results})

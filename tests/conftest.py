@@ -31,6 +31,7 @@ def small_data() -> sk.ToyData:
 
 NOTEBOOK_OUT = Path(__file__).resolve().parent.parent / "reports" / "ci"
 NOTEBOOK_TIMEOUT = 900  # per cell, seconds: a stalled kernel fails instead of hanging CI
+NOTEBOOK_JOBS = int(os.environ.get("SAE_KIT_NOTEBOOK_JOBS", "2"))  # notebooks executed at once (`make unit` sets it)
 
 
 @pytest.fixture(scope="session")
@@ -39,5 +40,5 @@ def executed() -> dict[str, Path]:
 
     Per-notebook figure checks live in tests/test_notebook_<NN>.py and read executed[stem].with_suffix(".json").
     """
-    paths = sk.report.run_notebooks(NOTEBOOK_OUT, profile="ci", timeout=NOTEBOOK_TIMEOUT)
+    paths = sk.report.run_notebooks(NOTEBOOK_OUT, profile="ci", timeout=NOTEBOOK_TIMEOUT, jobs=NOTEBOOK_JOBS)
     return {p.stem: p for p in paths}

@@ -100,3 +100,29 @@ def test_notebook_listing_and_bad_profile(tmp_path):
         sk.report.run_notebooks(tmp_path, profile="huge")
     with pytest.raises(ValueError, match="no notebook"):
         sk.report.notebooks(only=["99"])
+
+
+def _tiny_notebook(path, body: str) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                                            "language_info": {"name": "python"}})
+    params = nbformat.v4.new_code_cell('profile = "lab"\nresults_path = None\ncache_dir = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    nbformat.write(nb, path)
+
+
+def test_run_notebooks_in_parallel_reports_each_failure(tmp_path):
+    src, out = tmp_path / "nbs", tmp_path / "out"
+    src.mkdir()
+    _tiny_notebook(src / "01_ok.ipynb", "import os\nprint(profile, os.environ['OMP_NUM_THREADS'])")
+    _tiny_notebook(src / "02_fails.ipynb", "raise ValueError('planted failure')")
+    with pytest.raises(RuntimeError, match=r"1 notebook\(s\) failed:\n02_fails.ipynb: (.|\n)*planted failure"):
+        sk.report.run_notebooks(out, profile="ci", notebook_dir=src, jobs=2, timeout=120)
+    import nbformat
+
+    printed = nbformat.read(out / "01_ok.ipynb", as_version=4).cells[-1].outputs[0]["text"]
+    assert printed.startswith("ci "), printed  # the other notebook still ran, with the profile injected
+    with pytest.raises(ValueError, match="jobs"):
+        sk.report.run_notebooks(out, profile="ci", notebook_dir=src, jobs=0)
