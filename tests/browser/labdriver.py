@@ -27,13 +27,25 @@ START_TRIES = 3
 
 # Everything the tests read from the page is computed by these small scripts, run in the browser.
 RUN_STATE_JS = """() => {
-  const cells = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')];
-  const prompts = cells.map(c => (c.querySelector('.jp-InputPrompt') || {}).textContent || '');
+  // A cell whose input is hidden (jupyter.source_hidden, e.g. the cell that writes the results JSON) shows an empty
+  // prompt whatever its state: only the other prompts count ("[ ]:" unrun, "[*]:" queued or running, "[7]:" done).
+  const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
+    .map(p => (p.textContent || '').trim()).filter(t => t !== '');
+  const busy = prompts.some(t => t.includes('*'));
   const errors = [...document.querySelectorAll('.jp-Notebook [data-mime-type="application/vnd.jupyter.error"],'
                                           + '.jp-Notebook .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
     .map(e => e.textContent).filter(t => /Traceback|Error/.test(t));
-  const done = cells.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p));
+  const done = prompts.length > 0 && !busy && prompts.every(p => /\\[\\d+\\]/.test(p));
   return (done || errors.length) ? {done, errors, prompts} : null;
+}"""
+# Run ▸ Run All Cells as JupyterLab's command, after the notebook's kernel session is ready: a menu click made as soon
+# as the page showed an idle kernel was sometimes dropped (every cell stayed at [ ]).
+RUN_ALL_JS = """async () => {
+  const app = window.jupyterapp;
+  const panel = app.shell.currentWidget;
+  await panel.context.ready;
+  await panel.sessionContext.ready;
+  app.commands.execute('notebook:run-all-cells');  // not awaited: it resolves only when every cell has run
 }"""
 # A queued [*] is not enough: in one CI run JupyterLab started a kernel, shut it down at once and started another, and
 # the page stayed connected to the first one, so every cell sat at [*] and nothing ran.
@@ -98,7 +110,8 @@ def jupyterlab(root: Path):
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
            "--ServerApp.port_retries=0", "--IdentityProvider.token=", "--ServerApp.password=", "--allow-root",  # CI runs as root
            f"--ServerApp.root_dir={root}", "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           "--LabApp.extension_manager=readonly"]  # nothing reaches the network
+           "--LabApp.extension_manager=readonly",  # nothing reaches the network
+           "--LabApp.expose_app_in_browser=True"]  # window.jupyterapp: Run All through JupyterLab's own command
     log_path = root / "_jupyter.log"
     log = open(log_path, "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(cmd, env=_lab_env(root), cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -151,9 +164,8 @@ def run_all(page, url: str, notebook: str) -> dict:
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180_000)
     for attempt in range(START_TRIES):
-        if attempt == 0:  # Run ▸ Run All Cells
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        if attempt == 0:  # Run ▸ Run All Cells, once the notebook's kernel session is ready
+            page.evaluate(RUN_ALL_JS)
         else:  # Kernel ▸ Restart Kernel and Run All Cells… (confirmed)
             page.keyboard.press("Escape")
             page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").first.click()
