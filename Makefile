@@ -24,6 +24,7 @@ NB_TIMEOUT ?= 1800
 
 CHROMIUM ?= /usr/bin/chromium
 BROWSER_TESTS ?= tests/browser
+BROWSER_PROFILE ?= lab
 
 .PHONY: all setup test unit notebooks-ci lint replicate lab bench interop-setup interop-test browser-test png docs-executed clean
 
@@ -79,7 +80,7 @@ interop-test: $(VENV)/.sae-kit-interop
 
 # A real browser (tests/browser/): JupyterLab on a free localhost port, every notebook's explorer moved in headless
 # Chromium (driven by Playwright) and its figure checked to change the way the science says (notebooks in
-# $$SAE_KIT_BROWSER_PROFILE, default lab); then the report built from the CI notebooks `make test` left in reports/ci,
+# profile BROWSER_PROFILE, default lab; CI uses ci); then the report built from the CI notebooks `make test` left in reports/ci,
 # every page opened with the network blocked (formulas typeset, figures within 1280 px, pages within 8 MB; screenshots
 # in reports/browser/). Chromium is Debian's package (installed here when missing and we are root); Playwright never
 # downloads a browser of its own.
@@ -96,7 +97,7 @@ browser-test: $(VENV)/.sae-kit-browser
 	    echo "browser-test: no Chromium at $(CHROMIUM): install it (Debian: apt-get install chromium) or pass CHROMIUM=/path/to/chrome" >&2; \
 	    exit 1; \
 	  fi; }
-	SAE_KIT_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q -m browser $(BROWSER_TESTS)
+	SAE_KIT_CHROMIUM=$(CHROMIUM) SAE_KIT_BROWSER_PROFILE=$(BROWSER_PROFILE) $(BIN)/python -m pytest -q -m browser $(BROWSER_TESTS)
 
 # The headline figure of each notebook executed into PNG_FROM as PNG (PNG_FROM/png/NN_name.png; docs/img/ holds the
 # CI-profile ones the README shows). kaleido ≥ 1 draws them in an installed Chromium or Chrome ($$BROWSER_PATH or PATH).
