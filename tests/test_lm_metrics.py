@@ -167,3 +167,24 @@ def test_the_transformer_lens_path_gives_the_tiny_lm_numbers():
         via = lmm.core_metrics(wrapped, sae, x, HOOK)
         for k in ("ce_clean", "ce_sae", "ce_recovered_zero", "ce_recovered_mean", "kl_score", "fve", "l0"):
             assert getattr(via, k) == pytest.approx(getattr(direct, k), rel=1e-6), k
+
+
+def test_an_sae_trained_on_scaled_activations_is_spliced_at_the_models_scale():
+    """scale s: x̂ = s · SAE(x / s). An SAE on x / s with its biases divided by s gives the same codes up to 1/s and the
+    same metrics as the original SAE on x (TopK and ReLU are positively homogeneous)."""
+    model, x, s = tiny_lm(), tokens(), 7.0
+    sae = sk.SAE(sk.SAEConfig(d=16, d_sae=32, l1_coeff=0.1, decoder_bias=True, centre_input=True, seed=3))
+    with torch.no_grad():
+        sae.b_enc.fill_(-0.05)
+        sae.b_dec.normal_(generator=torch.Generator().manual_seed(0))
+    small = sk.SAE(sk.SAEConfig(d=16, d_sae=32, l1_coeff=0.1, decoder_bias=True, centre_input=True, seed=3))
+    with torch.no_grad():
+        small.load_state_dict(sae.state_dict())
+        small.b_enc.div_(s)
+        small.b_dec.div_(s)
+    raw, scaled = lmm.core_metrics(model, sae, x, HOOK), lmm.core_metrics(model, small, x, HOOK, scale=s)
+    for k in ("fve", "cossim", "ce_sae", "kl_sae", "l0", "frac_alive"):
+        assert getattr(scaled, k) == pytest.approx(getattr(raw, k), rel=1e-4, abs=1e-6), k
+    assert abs(lmm.core_metrics(model, small, x, HOOK).fve - raw.fve) > 0.1  # without the scale it is another SAE
+    with pytest.raises(ValueError, match="scale"):
+        lmm.core_metrics(model, sae, x, HOOK, scale=0.0)
