@@ -1,9 +1,9 @@
 """Plot builders: each takes results and returns a plotly Figure. They never compute, train or show.
 
 Grouped by subject: `tms` (toy models and the ratio of features to dimensions, notebooks 01–02), `sae` (SAE training
-and its grids on toy data, 03–04), `lm` (the tiny LM and its SAEs, 05), `recipes` (comparing recipes, 06), `evals` (what the field measures on LM SAEs,
-08). The
-explorers' figures are in `sae_kit.explorer_plots`. Every builder is also importable from `sae_kit.plots` itself.
+and its grids on toy data, 03–04), `lm` (the tiny LM and its SAEs, 05), `recipes` (comparing recipes, 06), `evals`
+(what the field measures on LM SAEs, 08). The explorers' figures are in `sae_kit.explorer_plots`. Every builder is also
+importable from `sae_kit.plots` itself.
 """
 
 from sae_kit.plots import evals, lm, recipes, sae, tms  # noqa: E402
