@@ -14,7 +14,7 @@ __all__ = ["plot_core_metrics", "plot_density_histograms", "plot_head_shares", "
            "plot_deep_frontier", "plot_head_attribution"]
 
 CORE_BARS = (("fve", "FVE (pooled)"), ("fve_per_token", "FVE (per token)"), ("cossim", "cos(x, x̂)"),
-             ("ce_recovered_zero", "CE recovered (zero abl.)"), ("ce_recovered_mean", "CE recovered (mean abl.)"),
+             ("ce_recovered_zero", "CE recovered<br>(zero abl.)"), ("ce_recovered_mean", "CE recovered<br>(mean abl.)"),
              ("kl_score", "KL score"), ("frac_alive", "alive fraction"))
 """The core metrics drawn as bars (key in `CoreMetrics.to_dict()`, label); all are 1 for a perfect SAE."""
 
@@ -27,8 +27,8 @@ def plot_core_metrics(rows: dict[str, dict], title: str = "Core metrics, SAEBenc
                             textposition="outside")
                      for i, (name, m) in enumerate(rows.items())])
     fig.add_hline(y=1.0, line_dash="dot", line_color="grey")
-    fig.update_layout(title=title, barmode="group", yaxis_title="score (1 = perfect)", yaxis_range=[0, 1.15], height=420,
-                      legend=dict(orientation="h", y=-0.2))
+    fig.update_layout(title=title, barmode="group", yaxis_title="score (1 = perfect)", yaxis_range=[0, 1.15], height=480,
+                      width=900, xaxis_tickangle=0, legend=dict(orientation="h", y=-0.15), margin=dict(b=110))
     return fig
 
 
@@ -39,7 +39,8 @@ def plot_density_histograms(log10_densities: dict[str, Sequence[float]], floor: 
                                   marker_color=_colour(i, len(log10_densities)))
                      for i, (name, v) in enumerate(log10_densities.items())])
     fig.add_annotation(x=floor, y=1, yref="y domain", text="dead", showarrow=False, yanchor="bottom")
-    fig.update_layout(title=title, barmode="overlay", xaxis_title="log₁₀ density", yaxis_title="latents", height=380)
+    fig.update_layout(title=title, barmode="overlay", xaxis_title="log₁₀ density", yaxis_title="latents", height=420,
+                      legend=dict(orientation="h", y=-0.25))
     return fig
 
 
@@ -72,7 +73,7 @@ def plot_scores(f1: dict[str, Sequence[float]], quantile_recall: dict[str, Seque
     fig.update_xaxes(title_text="F1", range=[0, 1.02], row=1, col=1)
     fig.update_xaxes(title_text="activation quantile (1 = weakest)", dtick=1, row=1, col=2)
     fig.update_yaxes(title_text="latents", row=1, col=1)
-    fig.update_yaxes(title_text="share of activating examples with the annotation", range=[0, 1.02], row=1, col=2)
+    fig.update_yaxes(title_text="annotation holds (share)", range=[0, 1.02], row=1, col=2)
     fig.update_layout(title=title, barmode="overlay", height=420, legend=dict(orientation="h", y=-0.25))
     return fig
 
@@ -89,7 +90,8 @@ def plot_length_sweep(panels: dict[str, dict], title: str = "MMCS with the next 
         if p.get("truth"):
             fig.add_vline(x=p["truth"], line_dash="dash", line_color="grey", row=1, col=c)
         fig.update_xaxes(type="log", title_text="dictionary size (the smaller of the pair)", row=1, col=c)
-    fig.update_yaxes(title_text="MMCS with the next larger dictionary", range=[0, 1.02], row=1, col=1)
+        fig.update_yaxes(range=[0, 1.02], row=1, col=c)
+    fig.update_yaxes(title_text="MMCS with the next larger", row=1, col=1)
     fig.update_layout(title=title, height=440, legend=dict(orientation="h", y=-0.3))
     return fig
 
@@ -112,12 +114,13 @@ def plot_deep_frontier(panels: dict[str, dict], title: str = "Deep SAEs: reconst
         if "stacked" in p:
             s = p["stacked"]
             fig.add_trace(go.Scatter(x=s["l0"], y=s["fve"], mode="lines+markers", marker_symbol="diamond",
-                                     line=dict(color="firebrick", dash="dash"), name="stacked TopK (notebook 06)",
-                                     showlegend=c == 1), row=1, col=c)
+                                     line=dict(color="firebrick", dash="dash"), name="stacked TopK (notebook 06)"),
+                          row=1, col=c)
         fig.update_xaxes(title_text="L0 (active latents per sample)", row=2, col=c)
+        fig.update_yaxes(range=[-0.02, 1.02], row=2, col=c)
     fig.update_yaxes(title_text="held-out FVE", row=1, col=1)
-    fig.update_yaxes(title_text="dead fraction", range=[-0.02, 1.02], row=2, col=1)
-    fig.update_layout(title=title, height=620)
+    fig.update_yaxes(title_text="dead fraction", row=2, col=1)
+    fig.update_layout(title=title, height=620, width=1000)
     return fig
 
 
@@ -139,5 +142,5 @@ def plot_head_attribution(snapshot: dict, title: str | None = None) -> go.Figure
                            cells=dict(values=[[f"{c['value']:.2f}" for c in ctx], cells], align="left")), row=1, col=2)
     fig.update_layout(title=title or (f"latent {snapshot['latent']}: fires on {snapshot['fires']} tokens; top head "
                                       f"{snapshot['top_head']} ({snapshot['top_share']:.0%} of |DFA|), bias {snapshot['bias']:.2f}"),
-                      barmode="group", height=380, width=1200, legend=dict(orientation="h", y=-0.15))
+                      barmode="group", height=440, width=1200, legend=dict(orientation="h", y=-0.15))
     return fig
