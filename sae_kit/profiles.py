@@ -75,13 +75,13 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict]] = {
     },
     "05_lm_replication": {
         "lab": dict(stories=1250, heldout=0.2, sizes=[64, 128, 256, 512], alphas=[3.0, 10.0, 30.0], steps=1000,
-                    toy_features=256, label_min_count=10),
+                    toy_features=256, label_min_count=10, score_tokens=30_000),
         "ci": dict(stories=375, heldout=0.2, sizes=[64, 128, 256], alphas=[3.0, 10.0, 30.0], steps=400, toy_features=256,
-                   label_min_count=10),
+                   label_min_count=10, score_tokens=30_000),
         "quick": dict(stories=3125, heldout=0.2, sizes=[128, 256, 512, 1024, 2048], alphas=[3.0, 10.0, 30.0], steps=2500,
-                      toy_features=512, label_min_count=20),
+                      toy_features=512, label_min_count=20, score_tokens=40_000),
         "full": dict(stories=5000, heldout=0.2, sizes=[128, 256, 512, 1024, 2048, 4096], alphas=[3.0, 10.0, 30.0, 100.0],
-                     steps=5000, toy_features=512, label_min_count=20),
+                     steps=5000, toy_features=512, label_min_count=20, score_tokens=40_000),
     },
     "06_beyond_the_report": {  # steps × batch_size fresh samples per SAE; every recipe gets the same budget
         "lab": dict(data=dict(n_features=128, d=64, avg_active=3.0), steps=1500, batch_size=256,
