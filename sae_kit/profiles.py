@@ -117,7 +117,7 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict]] = {
                       deep=dict(data=dict(n_features=128, d=64, avg_active=3.0), d_sae=256, depths=[0, 1, 2], ks=[2, 3, 4, 6],
                                 steps=1500, lm_d_sae=512, lm_ks=[4, 8, 16], lm_steps=1500, stack_depth=4, stack_k=2)),
         "full": dict(stories=5000, heldout=0.2, core_windows=128, label_min_count=20,
-                     mlp=dict(d_sae=2048, k=8, steps=5000), attn=dict(layer=1, d_sae=256, k=4, steps=5000),
+                     mlp=dict(d_sae=1024, k=8, steps=5000), attn=dict(layer=1, d_sae=256, k=4, steps=5000),
                      planted=dict(n_feat=32, n_tok=100_000, steps=3000), multipliers=[1, 3, 10],
                      toy_sweep=dict(data=dict(n_features=256, d=64, avg_active=3.0), sizes=[64, 128, 256, 512, 1024],
                                     alpha=0.3, steps=500),
