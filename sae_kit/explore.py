@@ -32,7 +32,7 @@ from sae_kit.toy_data import ToyData, ToyDataConfig
 from sae_kit.train import TrainConfig, train_sae
 
 __all__ = ["TMSRun", "tms_run", "RatioSnapshot", "ratio_snapshot", "warm_ratio_snapshots", "SAEToySnapshot", "sae_toy_snapshot",
-           "LatentDashboards", "RATIO_PLACEMENTS", "MAX_EXPLORER_FEATURES"]
+           "LatentDashboards", "HeadAttribution", "RATIO_PLACEMENTS", "MAX_EXPLORER_FEATURES"]
 
 RATIO_PLACEMENTS = ("random", "tms")
 """How the ratio explorer places features: random unit directions, or where a trained toy model puts them."""
@@ -269,3 +269,56 @@ class LatentDashboards:
         effect = la.feature_logit_effect(self.model, self.hook_name, direction, self.windows, contexts) if contexts else {}
         return dict(contexts=contexts, values=c[fires].tolist(), effect=effect, label=self.label_names[best],
                     precision=float(precision[best]), recall=float(recall[best]), firing_rate=n_fire / len(c))
+
+
+class HeadAttribution:
+    """Per-head attribution of the latents of an attention-output SAE, computed when first asked for and kept
+    (notebook 08's head-attribution explorer; Kissane et al. 2024, https://arxiv.org/abs/2406.17759).
+
+    One entry, for latent f over the tokens where it fires: the mean signed direct feature attribution of each head,
+    mean_t DFA_h,f(t) (`attribution.direct_feature_attribution`), the top head's share of Σ_h |DFA_h|, the encoder bias,
+    the decoder's per-head norms ‖W_dec[f, h-slice]‖ and the top contexts.
+
+    sae: trained on flattened hook_z x [tok, head·d_head] (as given here); windows [batch, pos] the tokens x came from.
+    """
+
+    def __init__(self, sae, x: torch.Tensor, n_heads: int, windows: torch.Tensor, token_strings, inst: int = 0,
+                 top_k: int = 8) -> None:
+        from sae_kit.attribution import decoder_head_norms
+
+        if x.dim() != 2 or x.shape[1] != sae.cfg.d or x.shape[0] != windows.numel():
+            raise ValueError(f"x must be flattened hook_z [tok={windows.numel()}, d={sae.cfg.d}], got {tuple(x.shape)}")
+        self.sae, self.x, self.n_heads, self.windows, self.inst = sae, x, n_heads, windows, inst
+        self.token_strings, self.top_k = token_strings, top_k
+        self.decoder_norms = decoder_head_norms(sae, n_heads, inst)  # [d_sae, head]; checks n_heads and inst
+        self._cache: dict[int, dict] = {}
+
+    @property
+    def d_sae(self) -> int:
+        return self.sae.cfg.d_sae
+
+    def __call__(self, latent: int) -> dict:
+        """{latent, fires, dfa_mean [head], top_head, top_share, bias, decoder_norms [head], contexts}."""
+        if not 0 <= latent < self.d_sae:
+            raise ValueError(f"latent must be in [0, {self.d_sae}), got {latent}")
+        if latent not in self._cache:
+            self._cache[latent] = self._compute(latent)
+        return self._cache[latent]
+
+    @torch.no_grad()
+    def _compute(self, latent: int) -> dict:
+        from sae_kit.attribution import direct_feature_attribution
+        from sae_kit.lm_analysis import sae_codes, top_contexts
+
+        c = sae_codes(self.sae, self.x, inst=self.inst, features=[latent])[:, 0]  # [tok]
+        on = c > 0
+        dfa, bias = direct_feature_attribution(self.sae, self.x[on], self.n_heads, self.inst,
+                                               features=torch.tensor([latent]))  # [fires, 1, head], [1]
+        dfa = dfa[:, 0]
+        abs_tot = dfa.abs().sum(0)  # [head]
+        share = float(abs_tot.max() / abs_tot.sum()) if len(dfa) else float("nan")
+        return dict(latent=latent, fires=int(on.sum()),
+                    dfa_mean=(dfa.mean(0) if len(dfa) else torch.zeros(self.n_heads)).tolist(),
+                    top_head=int(abs_tot.argmax()) if len(dfa) else -1, top_share=share, bias=float(bias[0]),
+                    decoder_norms=self.decoder_norms[latent].tolist(),
+                    contexts=top_contexts(c, self.windows, self.token_strings, k=self.top_k) if len(dfa) else [])

@@ -227,6 +227,8 @@ PUBLISHED_FEATURES = (512, 1024)
 """The follow-up's tentative number of features in the layer-3 MLP."""
 MIN_GOOD_LABELS = 300
 """Well-labelled features needed: the same order as the published ≈ 600."""
+MIN_SCORE_F1 = 0.8
+"""Held-out detection F1 (`sk.score_latents`) from which a latent counts as easy to label."""
 TITLE_MIN_PRECISION, TITLE_MIN_RECALL = 0.8, 0.5
 MIN_DEAD_BEYOND_CHANCE = 0.05
 """Fraction of the largest dictionary's latents dead beyond chance for "has dead latents" (the estimator's 5 %)."""
@@ -235,7 +237,9 @@ LM_CRITERIA = {
     "n_features": f"the estimate is exact (both ends of `estimate.interval` found, e.g. (256, 512]) and overlaps "
                   f"{PUBLISHED_FEATURES[0]}–{PUBLISHED_FEATURES[1]}; a bound (a curve still rising at the largest pair, "
                   "or no dead latents at any size) fails",
-    "labelled_features": f"at least {MIN_GOOD_LABELS} features have a good label (precision ≥ 0.8 over ≥ 10 firings)",
+    "labelled_features": f"at least {MIN_GOOD_LABELS} latents score a held-out detection F1 ≥ {MIN_SCORE_F1} against "
+                         "their best annotation (`sk.score_latents`, single-token detectors included; the count "
+                         "without them is shown beside)",
     "title_period_feature": f"a feature's precision for 'period after a title' is ≥ {TITLE_MIN_PRECISION} with recall ≥ "
                             f"{TITLE_MIN_RECALL}",
     "dead_latents": f"at the largest α, the largest dictionary's held-out dead fraction beyond chance (dead − "
@@ -275,9 +279,10 @@ def dead_criterion(dead_fraction: torch.Tensor, chance_fraction: torch.Tensor | 
 
 
 def lm_claims(estimate: FeatureCountEstimate, n_good: int, title_feature: dict, dead_fraction: torch.Tensor,
-              chance_fraction: torch.Tensor | None = None) -> list:
+              chance_fraction: torch.Tensor | None = None, n_good_without_tokens: int | None = None) -> list:
     """Notebook 05's claims, each judged by the criterion in `LM_CRITERIA`: the number of features
-    (`sk.estimate_n_features`), the count of well-labelled features, the 'period after a title' feature (title_feature:
+    (`sk.estimate_n_features`), the latents easy to label (n_good: `ScoringResult.n_well_scored(MIN_SCORE_F1)`, and
+    the same count without single-token detectors, shown beside), the 'period after a title' feature (title_feature:
     `LabelResult.find`'s dict, with "d_sae" when the dictionary it comes from was chosen among several), and dead
     latents in large dictionaries (`dead_criterion` on [size, alpha] held-out dead fractions and their chance level)."""
     from sae_kit.claims import Claim
@@ -292,7 +297,9 @@ def lm_claims(estimate: FeatureCountEstimate, n_good: int, title_feature: dict, 
         Claim("n_features", "The layer-3 MLP (width 64) of a tiny LM holds 512–1024 features (dictionary-to-dictionary MMCS)",
               FOLLOW_UP, "512–1024 (tentative)", f"{shown} ({estimate.rule})", features_criterion(estimate)),
         Claim("labelled_features", "Hundreds of the features are easy to label", FOLLOW_UP, "≈ 600 easily labelled",
-              f"{n_good} features whose best label has precision ≥ 0.8", n_good >= MIN_GOOD_LABELS),
+              f"{n_good} latents with held-out detection F1 ≥ {MIN_SCORE_F1}"
+              + ("" if n_good_without_tokens is None else f" ({n_good_without_tokens} without single-token detectors)"),
+              n_good >= MIN_GOOD_LABELS),
         Claim("title_period_feature", "One feature fires on the period after 'Mr', 'Mrs' or 'Dr'", FOLLOW_UP,
               "a 'period after a title' feature exists",
               f"feature {title_feature['feature']}{of_size}: precision {title_feature['precision']:.2f}, "

@@ -179,16 +179,16 @@ def _mean_activation(model, tokens: torch.Tensor, hook_name: str, batch_size: in
 class _Splice:
     """The SAE replacement at a hook: encodes x [batch, pos, d…] flattened to [tok, d], records statistics, returns x̂."""
 
-    def __init__(self, sae: SAE, inst: int, x_bar: torch.Tensor) -> None:
-        self.sae, self.inst, self.x_bar = sae, inst, x_bar.reshape(-1)  # [d]
+    def __init__(self, sae: SAE, inst: int, x_bar: torch.Tensor, scale: float = 1.0) -> None:
+        self.sae, self.inst, self.x_bar, self.scale = sae, inst, x_bar.reshape(-1), scale  # x_bar [d]
         d_sae = sae.cfg.d_sae
         self.fires = torch.zeros(d_sae, dtype=torch.float64)
         self.sums = dict(n=0.0, l0=0.0, rss=0.0, tss=0.0, fve_tok=0.0, sq=0.0, cos=0.0, l2=0.0)
 
     def __call__(self, act: torch.Tensor) -> torch.Tensor:
         x = act.reshape(-1, self.sae.cfg.d).float()  # [tok, d]
-        out = self.sae(x)
-        x_hat, c = out.x_hat[self.inst], out.codes[self.inst]  # [tok, d], [tok, d_sae]
+        out = self.sae(x / self.scale)
+        x_hat, c = out.x_hat[self.inst] * self.scale, out.codes[self.inst]  # [tok, d], [tok, d_sae]
         xd, xh = x.double(), x_hat.double()
         rss = (xd - xh).pow(2).sum(-1)  # [tok]
         tss = (xd - self.x_bar.to(xd)).pow(2).sum(-1)  # [tok]
@@ -206,12 +206,14 @@ class _Splice:
 
 @torch.no_grad()
 def core_metrics(model, sae: SAE, tokens: torch.Tensor, hook_name: str, inst: int = 0, batch_size: int = 32,
-                 mean_activation: torch.Tensor | None = None) -> CoreMetrics:
+                 mean_activation: torch.Tensor | None = None, scale: float = 1.0) -> CoreMetrics:
     """The core metrics of instance `inst` of `sae` spliced into `model` at `hook_name`, over windows `tokens` [batch, pos].
 
     Five forward passes per batch of windows: the mean activation x̄ (one pass over all windows first, unless
     `mean_activation` [d…] is given), clean, SAE-spliced, zero- and mean-ablated. The SAE runs in eval mode
-    (BatchTopK with its threshold). Formulas in the module docstring.
+    (BatchTopK with its threshold). Formulas in the module docstring. scale: the SAE was trained on activations divided
+    by `scale` (e.g. to unit mean square); it reads x / scale and its reconstruction is multiplied back, x̂ = scale ·
+    SAE(x / scale), so every metric is on the model's own activations.
     """
     kind, m = _unwrap(model)
     if hook_name not in _hook_names(kind, m):
@@ -219,6 +221,9 @@ def core_metrics(model, sae: SAE, tokens: torch.Tensor, hook_name: str, inst: in
     if not 0 <= inst < sae.cfg.n_inst:
         raise ValueError(f"inst must be in [0, {sae.cfg.n_inst}) (the SAE row's instances), got {inst}")
     check_positive_int("batch_size", batch_size)
+    scale = float(scale)
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a finite number > 0 (what the training activations were divided by), got {scale}")
     n_ctx, vocab = (m.cfg.n_ctx, m.cfg.vocab_size) if kind == "tiny" else (m.cfg.n_ctx, m.cfg.d_vocab)
     check_tokens(tokens, vocab, n_ctx)
     if tokens.shape[1] < 2:
@@ -228,7 +233,7 @@ def core_metrics(model, sae: SAE, tokens: torch.Tensor, hook_name: str, inst: in
         raise ValueError(f"the activation at {hook_name} has {x_bar.numel()} values per token but SAEConfig.d={sae.cfg.d}")
     was_training = sae.training
     sae.eval()
-    splice = _Splice(sae, inst, x_bar)
+    splice = _Splice(sae, inst, x_bar, scale)
     h = dict(clean=0.0, sae=0.0, zero=0.0, mean=0.0)
     kl = dict(sae=0.0, zero=0.0, mean=0.0)
     n_pred, n_pos = 0, 0

@@ -85,6 +85,12 @@ class ScoringResult:
     quantile_recall: torch.Tensor  # [d_sae, quantile] recall among activating examples of each activation quantile
     negatives: str
 
+    def n_well_scored(self, min_f1: float = 0.8, exclude_token_detectors: bool = False) -> int:
+        """Scored latents whose held-out F1 is ≥ min_f1 (without the single-token detectors if asked)."""
+        check_range("min_f1", min_f1, 0.0, 1.0)
+        keep = self.scored & ~self.token_detector if exclude_token_detectors else self.scored
+        return int((keep & (self.f1 >= min_f1)).sum())
+
     def summary(self, exclude_token_detectors: bool = False) -> dict:
         """Mean precision, recall, F1, frequency-weighted F1, share perfect and mean recall per quantile over the scored
         latents (without the single-token detectors if asked)."""

@@ -95,11 +95,13 @@ def length_sweep(
     sae_cfg: SAEConfig | None = None,
     ground_truth: torch.Tensor | None = None,
     results_dir: str | Path | None = None,
+    eval_data: torch.Tensor | None = None,
 ) -> LengthSweepResult:
     """Train the α × size grid for multiplier × `train_cfg.steps` steps, once per multiplier (module docstring).
 
     sae_cfg: template for everything but d_sae and α (as `train_grid`). results_dir: each length checkpoints to
-    results_dir/steps_<n> (a finished length loads instead of training again).
+    results_dir/steps_<n> (a finished length loads instead of training again). eval_data: held-out activations [n, d]
+    on which every length's grid measures FVE, L0 and dead latents (`train_grid`'s; default: its own sample).
     """
     mults = list(multipliers)
     if not mults:
@@ -115,7 +117,8 @@ def length_sweep(
     grids, estimates = [], []
     for n in steps:
         sub = None if results_dir is None else str(Path(results_dir) / f"steps_{n}")
-        grid = train_grid(data, d_sae_values, alphas, replace(train_cfg, steps=n), sae_cfg, ground_truth, sub)
+        grid = train_grid(data, d_sae_values, alphas, replace(train_cfg, steps=n), sae_cfg, ground_truth, sub,
+                          eval_data=eval_data)
         grids.append(grid)
         estimates.append(estimate_n_features(grid) if len(d_sae_values) > 1 else None)
     return LengthSweepResult(mults, steps, grids, estimates)

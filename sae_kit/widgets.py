@@ -13,6 +13,7 @@ explorer returns None, since widget traffic can stall papermill.
 | 03 | `sae_toy_explorer` | α, dictionary size, d → decoder directions against the true features, dead latents, MMCS |
 | 04 | `grid_cell_explorer` | a cell of the α × size grid → its per-feature MCS histogram, which features were found |
 | 05 | `feature_browser` | dictionary size, latent → that latent's dashboard (contexts, activations, label, logit effect) |
+| 08 | `head_attribution_explorer` | latent of an attention-output SAE → per-head DFA and decoder norms, top contexts |
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from sae_kit.tms import check_superposition
 
 __all__ = ["update_tms_explorer", "tms_explorer", "update_ratio_explorer", "ratio_explorer", "update_sae_toy_explorer",
            "sae_toy_explorer", "update_grid_cell_explorer", "grid_cell_explorer", "update_feature_browser",
-           "feature_browser", "MAX_FEATURES", "EXPLORER_RATIOS"]
+           "feature_browser", "update_head_attribution_explorer", "head_attribution_explorer", "MAX_FEATURES",
+           "EXPLORER_RATIOS"]
 
 MAX_FEATURES = 12
 """Largest n the toy-model explorer offers."""
@@ -276,3 +278,42 @@ def feature_browser(dashboards, size_index: int = 0, latent: int = 0):
         w.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([size, idx]), status, fig])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 08: per-head attribution of an attention-output SAE's latents
+
+
+def update_head_attribution_explorer(fig: go.Figure, attribution, latent: int) -> str:
+    """Redraw latent `latent` from `attribution` (a `sk.explore.HeadAttribution`): per-head DFA, decoder norms, contexts."""
+    from sae_kit.plots.evals import plot_head_attribution
+
+    def run() -> str:
+        snap = attribution(int(latent))  # raises ValueError naming `latent` when out of range
+        if not snap["fires"]:
+            replace_figure(fig, go.Figure(layout=dict(title=f"latent {latent}: never fires on these tokens (a dead latent)",
+                                                      height=200)))
+            return ""
+        replace_figure(fig, plot_head_attribution(snap))
+        return ""
+
+    return _try(run)
+
+
+def head_attribution_explorer(attribution, latent: int = 0):
+    """A latent slider → that attention-SAE latent's per-head DFA bars, decoder norms per head and top contexts.
+    Returns an ipywidgets VBox, or None in headless runs."""
+    if is_headless():
+        return None
+    import ipywidgets as widgets
+
+    fig = go.FigureWidget()
+    idx = widgets.IntSlider(value=latent, min=0, max=attribution.d_sae - 1, description="latent", **_STYLE)
+    status = widgets.Label()
+
+    def redraw(_change=None) -> None:
+        status.value = update_head_attribution_explorer(fig, attribution, idx.value)
+
+    idx.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([idx, status, fig])

@@ -113,10 +113,38 @@ def test_latent_dashboards_and_feature_browser():
         explore.LatentDashboards(saes, 0, x, windows, [], model, hook, 1.0, labels[:5], ["a", "b"])
 
 
+def test_head_attribution_snapshots_and_explorer():
+    """Notebook 08's explorer on planted heads: a latent's mean DFA per head against a naive sum over its firing tokens,
+    its top head the planted one, a dead latent drawn as such, an out-of-range latent a message."""
+    from sae_kit import attribution as at
+
+    planted = at.planted_heads(n_heads=2, d_head=3, n_feat=2, n_tok=60, p_fire=0.3, seed=0)
+    x = planted.z.reshape(60, 6)  # [tok, head·d_head]
+    windows = torch.arange(60).reshape(6, 10) % 7  # [batch, pos] token ids for the contexts
+    sae = sk.SAE(sk.SAEConfig(d=6, d_sae=3, l1_coeff=0.1))
+    with torch.no_grad():
+        sae.W_enc[0] = torch.cat([planted.features, torch.zeros(1, 6)])  # latents 0, 1 read the planted features
+        sae.b_enc.fill_(-1e-3)
+    snaps = explore.HeadAttribution(sae, x, 2, windows, [f"t{i}" for i in range(7)])
+    s = snaps(0)
+    on = (x @ planted.features[0] - 1e-3) > 0
+    naive = (x[on].reshape(-1, 2, 3) * planted.features[0].reshape(2, 3)).sum(-1).mean(0)  # [head]
+    assert s["fires"] == int(on.sum()) and torch.allclose(torch.tensor(s["dfa_mean"]), naive, atol=1e-5)
+    assert s["top_head"] == int(planted.head[0]) and s["top_share"] == pytest.approx(1.0)
+    assert snaps(0) is s and len(s["contexts"]) == min(8, s["fires"])
+    fig = go.Figure()
+    assert widgets.update_head_attribution_explorer(fig, snaps, 1) == "" and fig.layout.title.text.startswith("latent 1:")
+    assert widgets.update_head_attribution_explorer(fig, snaps, 2) == "" and "never fires" in fig.layout.title.text
+    assert "latent must be" in widgets.update_head_attribution_explorer(fig, snaps, 3)
+    with pytest.raises(ValueError, match="flattened hook_z"):
+        explore.HeadAttribution(sae, x[:10], 2, windows, [])
+
+
 def test_no_widget_is_built_headless():
     assert sk.is_headless()
     assert widgets.tms_explorer() is None and widgets.ratio_explorer() is None and widgets.sae_toy_explorer() is None
     assert widgets.grid_cell_explorer(None, []) is None and widgets.feature_browser(None) is None
+    assert widgets.head_attribution_explorer(None) is None
 
 
 def test_replace_figure_keeps_a_figure_widget_in_place():

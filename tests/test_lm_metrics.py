@@ -167,3 +167,44 @@ def test_the_transformer_lens_path_gives_the_tiny_lm_numbers():
         via = lmm.core_metrics(wrapped, sae, x, HOOK)
         for k in ("ce_clean", "ce_sae", "ce_recovered_zero", "ce_recovered_mean", "kl_score", "fve", "l0"):
             assert getattr(via, k) == pytest.approx(getattr(direct, k), rel=1e-6), k
+
+
+def test_an_sae_trained_on_scaled_activations_is_spliced_at_the_models_scale():
+    """scale s: x̂ = s · SAE(x / s). An SAE on x / s with its biases divided by s gives the same codes up to 1/s and the
+    same metrics as the original SAE on x (TopK and ReLU are positively homogeneous)."""
+    model, x, s = tiny_lm(), tokens(), 7.0
+    sae = sk.SAE(sk.SAEConfig(d=16, d_sae=32, l1_coeff=0.1, decoder_bias=True, centre_input=True, seed=3))
+    with torch.no_grad():
+        sae.b_enc.fill_(-0.05)
+        sae.b_dec.normal_(generator=torch.Generator().manual_seed(0))
+    small = sk.SAE(sk.SAEConfig(d=16, d_sae=32, l1_coeff=0.1, decoder_bias=True, centre_input=True, seed=3))
+    with torch.no_grad():
+        small.load_state_dict(sae.state_dict())
+        small.b_enc.div_(s)
+        small.b_dec.div_(s)
+    raw, scaled = lmm.core_metrics(model, sae, x, HOOK), lmm.core_metrics(model, small, x, HOOK, scale=s)
+    for k in ("fve", "cossim", "ce_sae", "kl_sae", "l0", "frac_alive"):
+        assert getattr(scaled, k) == pytest.approx(getattr(raw, k), rel=1e-4, abs=1e-6), k
+    assert abs(lmm.core_metrics(model, small, x, HOOK).fve - raw.fve) > 0.1  # without the scale it is another SAE
+    with pytest.raises(ValueError, match="scale"):
+        lmm.core_metrics(model, sae, x, HOOK, scale=0.0)
+
+
+def test_scoring_and_attention_metrics_through_the_transformer_lens_path():
+    """Notebook 08 through a HookedTransformer stand-in: activations collected via `TransformerLensAdapter` give the
+    same detection scores and the same hook_z core metrics as the TinyLM itself."""
+    model, x = tiny_lm(), tokens(20)
+    fake = sk.TransformerLensAdapter(FakeHookedTransformer(model))
+    direct = sk.flatten_positions(sk.collect_activations(model, x, [HOOK])[HOOK])  # [tok, 16]
+    via = sk.flatten_positions(sk.collect_activations(fake, x, [HOOK])[HOOK])
+    torch.testing.assert_close(via, direct)
+    sae = sk.SAE(sk.SAEConfig(d=16, d_sae=32, l1_coeff=0.1, seed=5))
+    labels = torch.stack([x.flatten() % 2 == 0, x.flatten() < 10], 1)  # [tok, label]
+    cfg = sk.ScoringConfig(min_examples=3, n_activating=10, n_non_activating=10, negatives="neighbours", n_neighbours=3)
+    scores = [sk.score_latents(sae.encode(a)[0].detach(), labels, ["even", "small"], cfg) for a in (direct, via)]
+    assert scores[0].scored.any()
+    torch.testing.assert_close(scores[0].f1, scores[1].f1, equal_nan=True)
+    z_hook = "blocks.0.attn.hook_z"
+    attn_sae = sk.SAE(sk.SAEConfig(d=8, d_sae=16, l1_coeff=0.1, seed=6))  # hook_z: 2 heads × 4 = 8 values per token
+    a, b = lmm.core_metrics(model, attn_sae, x, z_hook), lmm.core_metrics(fake, attn_sae, x, z_hook)
+    assert a.ce_sae == pytest.approx(b.ce_sae, rel=1e-6) and a.fve == pytest.approx(b.fve, rel=1e-6)

@@ -23,9 +23,18 @@ def test_lm_replication_ci_figures(executed):
     # dead latents are read against the count a held-out sample of that size leaves unseen by chance
     for size, chance_row, dead_row in zip(grid["d_sae"], grid["dead_chance"], grid["dead"]):
         assert all(0 <= c <= size for c in chance_row) and all(0 <= d <= size for d in dead_row)
-    # automatic labelling finds features whose label holds almost whenever they fire (the "title period" one needs
-    # the longer training of the quick/full profiles)
-    assert f["labels"]["n_good"] >= 5
+    # "easy to label" is a held-out detection score (notebook 08's scoring), counted with and without single-token
+    # detectors; the brief CI training leaves weak, mixed firings, so few or no latents reach F1 ≥ 0.8 here
+    sc = f["scores"]
+    assert sc["with_tokens"]["n_scored"] >= 50 and sc["min_f1"] == 0.8
+    assert sc["without_tokens"]["n_scored"] == sc["with_tokens"]["n_scored"] - sc["with_tokens"]["token_detectors"]
+    assert 0 <= sc["n_good_without_tokens"] <= sc["n_good"] <= sc["with_tokens"]["n_scored"]
+    assert 0 < sc["with_tokens"]["f1"] < 1 and claims["labelled_features"] == (sc["n_good"] >= 300)
+    q = sc["with_tokens"]["quantile_recall"]
+    assert q[-1] > q[0]  # strong firings carry their annotation more often than weak ones
+    # core metrics of the largest dictionary spliced into the model (16 held-out windows)
+    cm = f["core_metrics"]
+    assert cm["n_tokens"] == 16 * 128 and 0.5 < cm["fve"] <= 1 and cm["ce_zero"] > cm["ce_clean"]
     assert 0 <= f["labels"]["title_period"]["precision"] <= 1
     # the title-period feature is looked for in every dictionary size of the grid
     assert f["labels"]["title_period"]["d_sae"] in grid["d_sae"]

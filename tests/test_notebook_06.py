@@ -38,3 +38,6 @@ def test_beyond_the_report_ci_figures(executed):
     assert st["k"] * st["depth"] <= 64 // 4  # the whole stack keeps far fewer active latents than the layer's 64 dims
     assert all(b > a for a, b in zip(st["fve"], st["fve"][1:])), st["fve"]
     assert 0.5 < st["wide_fve"] <= 1
+    # core metrics of the TopK SAE spliced into the LM on 16 held-out windows
+    cm = fig["lm_core_metrics"]
+    assert cm["n_tokens"] == 16 * 128 and abs(cm["fve"] - lm["TopK"]["fve"]) < 0.1 and cm["ce_zero"] > cm["ce_clean"]

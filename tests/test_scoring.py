@@ -101,3 +101,20 @@ def test_token_labels_are_appended_and_bad_input_is_named():
     with pytest.raises(ValueError, match="is_token"):
         sc.score_latents(torch.zeros(6, 2), labels, names, is_token=torch.tensor([True]))
     assert sk.lm_analysis.token_labels(tokens, ["a", "b", "c", "d"], 2)[1] == names[1:]
+
+
+def test_well_scored_count_passes_exact_detectors_and_fails_random_latents():
+    """Notebook 05's "easy to label" count: exact detectors (latents 0 and 3) count, the random latent does not; the
+    single-token detector drops out when asked; and the claim's threshold on the count can pass and fail."""
+    from sae_kit import lm_analysis as la
+
+    codes, labels, names = hand_made()
+    res = sc.score_latents(codes, labels, names, sc.ScoringConfig(seed=1))
+    f1 = res.f1
+    assert res.n_well_scored(0.8) == int((f1 >= 0.8).sum()) and res.n_well_scored(0.8) >= 2
+    assert res.n_well_scored(0.8, exclude_token_detectors=True) == res.n_well_scored(0.8) - 1
+    assert res.n_well_scored(1.0) == 2 and res.n_well_scored(0.0) == 4
+    random_only = sc.score_latents(codes[:, [2]], labels, names, sc.ScoringConfig(seed=1))
+    assert random_only.n_well_scored(la.MIN_SCORE_F1) == 0  # a latent firing at random never counts
+    with pytest.raises(ValueError, match="min_f1"):
+        res.n_well_scored(1.5)

@@ -47,3 +47,12 @@ def test_bad_multipliers_and_steps_are_named():
         ut.length_sweep(data, [4], [0.1], cfg, multipliers=(1, 0))
     with pytest.raises(ValueError, match="log_every=50"):
         ut.length_sweep(data, [4], [0.1], sk.TrainConfig(steps=10, progress=False, device="cpu"))
+
+
+def test_length_sweep_measures_every_length_on_the_held_out_tensor():
+    data = sk.ToyData(sk.ToyDataConfig(n_features=16, d=8, avg_active=2.0, device="cpu", seed=0))
+    x = data.sample(3000, torch.Generator().manual_seed(0))[0]
+    cfg = sk.TrainConfig(steps=20, batch_size=128, lr_warmup_steps=0, log_every=20, eval_every=200, n_eval=256,
+                         progress=False, device="cpu", matmul_dtype="float32")
+    res = ut.length_sweep(x[:2000], [8, 16], [0.1], cfg, multipliers=(1, 2), eval_data=x[2000:])
+    assert [g.n_eval for g in res.grids] == [1000, 1000]  # every held-out token, not the training sample

@@ -7,8 +7,9 @@ cannot: that in a live JupyterLab each notebook runs under its interactive profi
 default "lab"), its explorer renders, and moving the explorer's main control redraws *its* figure the way the science
 says — 01: sparse data puts five features in superposition, dense data keeps two; 02: past n/d = 2 a toy model's
 antipodal pairs give way to a tangle and SAE recovery falls; 03: a large α kills latents; 04 and 05: the chosen cell or
-latent is drawn. Screenshots go to reports/browser/ (or $SAE_KIT_BROWSER_OUT): NN_before.png, NN_after.png, and
-NN_failure.png when a step fails. Marked `browser`: `make unit` deselects it; `make browser-test` selects it.
+latent is drawn; 08: moving the latent slider redraws that attention-SAE latent's per-head attribution. Screenshots
+go to reports/browser/ (or $SAE_KIT_BROWSER_OUT): NN_before.png, NN_after.png, and NN_failure.png when a step fails.
+Marked `browser`: `make unit` deselects it; `make browser-test` selects it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.browser
 
 PROFILE = os.environ.get("SAE_KIT_BROWSER_PROFILE", "lab")
 STEMS = {"01": "01_toy_superposition", "02": "02_strongly_interfering_ratios", "03": "03_sae_training",
-         "04": "04_mcs_histograms", "05": "05_lm_replication"}
+         "04": "04_mcs_histograms", "05": "05_lm_replication", "08": "08_measuring_lm_saes"}
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +174,20 @@ def test_05_feature_browser(notebook):
     box.fill(target)
     box.press("Enter")
     after = lab.wait_for_title(page, label, f"t.includes('latent {target}:')")
+    shot("after")
+    assert after["data"] != before["data"], (before["title"], after["title"])
+    print(json.dumps({"before": before["title"], "after": after["title"]}))
+
+
+@pytest.mark.parametrize("notebook", ["08"], indirect=True)
+def test_08_head_attribution_explorer(notebook):
+    page, shot = notebook
+    label = "latent"
+    before = lab.wait_for_title(page, label, "t.startsWith('latent ')")
+    _scroll_to(page, label)
+    shot("before")
+    readout = lab.press_slider(page, label, "ArrowRight")  # the next latent
+    after = lab.wait_for_title(page, label, f"t.startsWith('latent {readout}:')")
     shot("after")
     assert after["data"] != before["data"], (before["title"], after["title"])
     print(json.dumps({"before": before["title"], "after": after["title"]}))
