@@ -40,9 +40,13 @@ RUN_STATE_JS = """() => {
 }"""
 # Run ▸ Run All Cells as JupyterLab's command, after the notebook's kernel session is ready: a menu click made as soon
 # as the page showed an idle kernel was sometimes dropped (every cell stayed at [ ]).
-RUN_ALL_JS = """async () => {
+# The notebook is found by its path and activated first: JupyterLab restores the last workspace, and another notebook's
+# tab may be the current one.
+RUN_ALL_JS = """async (path) => {
   const app = window.jupyterapp;
-  const panel = app.shell.currentWidget;
+  const panel = [...app.shell.widgets('main')].find(w => w.context && w.context.path === path);
+  if (!panel) throw new Error('no open notebook ' + path);
+  app.shell.activateById(panel.id);
   await panel.context.ready;
   await panel.sessionContext.ready;
   app.commands.execute('notebook:run-all-cells');  // not awaited: it resolves only when every cell has run
@@ -160,12 +164,12 @@ def run_all(page, url: str, notebook: str) -> dict:
     Returns the final run state {done, errors, prompts}; raises RuntimeError when no cell ever finished."""
     from playwright.sync_api import Error as PlaywrightError
 
-    page.goto(f"{url}/lab/tree/{notebook}", timeout=120_000)
+    page.goto(f"{url}/lab/tree/{notebook}?reset", timeout=120_000)  # ?reset: a fresh workspace, only this notebook open
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180_000)
     for attempt in range(START_TRIES):
         if attempt == 0:  # Run ▸ Run All Cells, once the notebook's kernel session is ready
-            page.evaluate(RUN_ALL_JS)
+            page.evaluate(RUN_ALL_JS, notebook)
         else:  # Kernel ▸ Restart Kernel and Run All Cells… (confirmed)
             page.keyboard.press("Escape")
             page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").first.click()
