@@ -7,6 +7,7 @@
 """
 
 from sae_kit import (
+    absorption_rows,
     claims,
     exercises,
     explore,
@@ -108,7 +109,7 @@ __all__ = [
     "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config",
     "GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone", "plots", "report", "claims",
     "sae_training_claims", "toolbox_claims", "stacked_claim", "tms_claims", "ratio_claims", "widgets", "figures_png",
-    "explore", "explorer_plots", "profiles", "notebook_profile",
+    "explore", "explorer_plots", "profiles", "notebook_profile", "absorption_rows",
     "StackedSAE", "StackedResult", "ResidualSource", "train_stacked",
     "RatioSweepConfig", "RatioSweepResult", "ratio_sweep",
     "cosine_matrix", "mcs", "mmcs", "mmcs_truth_to_learned", "mmcs_learned_to_truth", "dead_latents", "l0",

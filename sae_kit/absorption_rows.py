@@ -28,7 +28,8 @@ from sae_kit.metrics import cosine_matrix
 from sae_kit.sae_config import SAEConfig
 from sae_kit.train import TrainConfig, train_sae
 
-__all__ = ["AbsorptionRow", "score_absorption_row", "train_absorption_row", "feature_names", "matched_instance"]
+__all__ = ["AbsorptionRow", "score_absorption_row", "train_absorption_row", "feature_names", "matched_instance",
+           "held_out_l0"]
 
 
 @dataclass
@@ -72,6 +73,14 @@ def matched_instance(l0: list[float], target: float) -> int:
     return min(range(len(l0)), key=lambda i: abs(l0[i] - target))
 
 
+def held_out_l0(data: HierarchyData, n_eval: int = 8192, eval_seed: int = 123) -> float:
+    """The data's mean number of active features per sample on the held-out sample every row is scored on: the target
+    L0 of the comparison."""
+    check_positive_int("n_eval", n_eval)
+    c = data.sample(n_eval, torch.Generator(device=data.device).manual_seed(eval_seed))[1]
+    return float((c > 0).sum(-1).float().mean())
+
+
 def feature_names(data: HierarchyData) -> list[str]:
     """["P0", …, "P0.c0", …, "I0", …]: parents, their children parent by parent, then the independent features."""
     names = [f"P{p}" for p in data.parents]
@@ -104,10 +113,10 @@ def score_absorption_row(name: str, knob: str, values: list[float], data: Hierar
 
 
 def train_absorption_row(name: str, data: HierarchyData, cfg: SAEConfig | ToySAEConfig, train: TrainConfig,
-                         target_l0: float, n_eval: int = 8192, eval_seed: int = 123, source: str = "") -> AbsorptionRow:
+                         target_l0: float, n_eval: int = 8192, eval_seed: int = 123, source: str = ""):
     """Train one row (a kit `SAEConfig` with `sk.train_sae`, or a `ToySAEConfig` — e.g. tied — with
     `sk.train_toy_sae`, which takes steps, lr and seed from its own config) and score it on `n_eval` held-out samples
-    (their own seed, `eval_seed`, so every row sees the same sample)."""
+    (their own seed, `eval_seed`, so every row sees the same sample). Returns (AbsorptionRow, the trained SAE)."""
     check_positive_int("n_eval", n_eval)
     x, c = data.sample(n_eval, torch.Generator(device=data.device).manual_seed(eval_seed))
     if isinstance(cfg, ToySAEConfig):
@@ -120,5 +129,6 @@ def train_absorption_row(name: str, data: HierarchyData, cfg: SAEConfig | ToySAE
     else:
         raise ValueError(f"cfg must be a sae_kit.SAEConfig or a ToySAEConfig, got {type(cfg).__name__}")
     with torch.no_grad():
-        return score_absorption_row(name, knob, values, data, x, c, sae.encode(x), decoder.detach(), encoder.detach(),
-                                    target_l0, source)
+        row = score_absorption_row(name, knob, values, data, x, c, sae.encode(x), decoder.detach(), encoder.detach(),
+                                   target_l0, source)
+    return row, sae

@@ -93,6 +93,30 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict]] = {
         "full": dict(data=dict(), steps=5000, batch_size=256,
                      lm=dict(stories=4000, d_sae=1024, steps=5000, stack_depth=5, stack_k=2)),
     },
+    "07_computation_absorption_collapse": {  # abs: the absolute-value model (lr 1e-2 reaches the
+        # motifs in fewer steps than Elhage et al.'s 1e-3); sae: SAEs on its hidden layer; tree: absorption
+        "lab": dict(abs=dict(probabilities=[1.0, 0.3, 0.1, 0.03, 0.01], steps=1200, batch_size=1024, lr=1e-2), sae_p=0.03,
+                    sae=dict(alphas=[0.3, 1.0, 3.0], width=2, steps=1000, batch_size=256),
+                    tree=dict(steps=1500, alphas=[0.003, 0.005, 0.01, 0.02, 0.03], ks=[1, 2]),
+                    collapse=dict(n_features=32, d=16, avg_active=2.0, sizes=[32, 64, 128], seeds=3, steps=600,
+                                  mean=(-2, 6), sum=(-10, -2))),
+        "ci": dict(abs=dict(probabilities=[1.0, 0.1, 0.03, 0.01], steps=600, batch_size=512, lr=1e-2), sae_p=0.03,
+                   sae=dict(alphas=[0.3, 1.0, 3.0], width=1, steps=600, batch_size=256),
+                   tree=dict(steps=1000, alphas=[0.005, 0.01, 0.02], ks=[1, 2]),
+                   collapse=dict(n_features=32, d=16, avg_active=2.0, sizes=[32, 64, 128], seeds=2, steps=400,
+                                 mean=(-2, 6), sum=(-10, -2))),
+        "quick": dict(abs=dict(probabilities=[1.0, 0.3, 0.1, 0.03, 0.01, 0.003], steps=3000, batch_size=1024, lr=3e-3), sae_p=0.03,
+                      sae=dict(alphas=[0.1, 0.3, 1.0, 3.0], width=2, steps=2000, batch_size=256),
+                      tree=dict(steps=3000, alphas=[0.002, 0.003, 0.005, 0.01, 0.02, 0.03], ks=[1, 2]),
+                      collapse=dict(n_features=64, d=32, avg_active=3.0, sizes=[64, 128, 256, 512], seeds=3, steps=1000,
+                                    mean=(-2, 8), sum=(-12, -2))),
+        "full": dict(abs=dict(probabilities=[1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001], steps=10_000, batch_size=1024,
+                              lr=1e-3),
+                     sae_p=0.03, sae=dict(alphas=[0.1, 0.3, 1.0, 3.0], width=2, steps=5000, batch_size=256),
+                     tree=dict(steps=10_000, alphas=[0.002, 0.003, 0.005, 0.01, 0.02, 0.03], ks=[1, 2]),
+                     collapse=dict(n_features=256, d=128, avg_active=5.0, sizes=[256, 512, 1024, 2048], seeds=3,
+                                   steps=1000, mean=(0, 10), sum=(-14, -4))),
+    },
 }
 """notebook stem → profile → the settings its cells read (each notebook documents its own keys)."""
 

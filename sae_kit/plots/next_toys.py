@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 from sae_kit.plots._common import _colour
 
 __all__ = ["plot_abs_motifs", "plot_abs_weights", "plot_abs_sae_scores", "plot_absorption_bars", "plot_absorption_snapshot",
-           "plot_collapse"]
+           "plot_collapse", "plot_collapse_curves"]
 
 
 def plot_abs_motifs(probabilities: Sequence[float], polysemantic: Sequence[float], asymmetric: Sequence[float],
@@ -129,4 +129,35 @@ def plot_collapse(d_sae_values: Sequence[int], alpha_star: dict[str, torch.Tenso
         fig.update_xaxes(type="log", title_text="d_sae", row=1, col=col)
         fig.update_yaxes(type="log", title_text="collapse α*" if col == 1 else None, row=1, col=col)
     fig.update_layout(title=title, height=430, width=1000, legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def plot_collapse_curves(alphas: dict[str, Sequence[float]], mmcs: dict[str, torch.Tensor], dead: dict[str, torch.Tensor],
+                         d_sae_values: Sequence[int], alpha_star: dict[str, Sequence[float]],
+                         title: str = "MMCS and dead latents along the α grid (seed 0)") -> go.Figure:
+    """Per L1 convention (columns), MMCS (top) and the dead fraction (bottom) against α for each dictionary size:
+    alphas[conv] [alpha], mmcs[conv] and dead[conv] [size, alpha] (one seed's `GridResult`), with each size's α*
+    (alpha_star[conv] [size]) as a marker on the 0.8 line."""
+    convs = list(alphas)
+    fig = make_subplots(rows=2, cols=len(convs), shared_xaxes="columns", vertical_spacing=0.08, horizontal_spacing=0.08,
+                        subplot_titles=[f"{c} L1 convention" for c in convs] + ["" for _ in convs])
+    for col, conv in enumerate(convs, start=1):
+        for i, size in enumerate(d_sae_values):
+            colour = _colour(i, len(d_sae_values))
+            kw = dict(legendgroup=str(size), line=dict(color=colour))
+            fig.add_trace(go.Scatter(x=list(alphas[conv]), y=mmcs[conv][i].tolist(), mode="lines+markers",
+                                     name=f"d_sae = {size}", showlegend=col == 1, **kw), row=1, col=col)
+            fig.add_trace(go.Scatter(x=list(alphas[conv]), y=dead[conv][i].tolist(), mode="lines+markers",
+                                     showlegend=False, **kw), row=2, col=col)
+            star = alpha_star[conv][i]
+            if star == star:  # not NaN
+                fig.add_trace(go.Scatter(x=[star], y=[0.8], mode="markers", marker=dict(symbol="x", size=12, color=colour),
+                                         showlegend=False, legendgroup=str(size)), row=1, col=col)
+        fig.add_hline(y=0.8, line=dict(dash="dot", color="grey"), row=1, col=col)
+        fig.add_hline(y=0.5, line=dict(dash="dot", color="grey"), row=2, col=col)
+        fig.update_xaxes(type="log", row=1, col=col)
+        fig.update_xaxes(type="log", title_text="α", row=2, col=col)
+    fig.update_yaxes(title_text="MMCS", range=[0, 1.02], row=1, col=1)
+    fig.update_yaxes(title_text="dead fraction", range=[0, 1.02], row=2, col=1)
+    fig.update_layout(title=title, height=560, width=1000)
     return fig
