@@ -321,18 +321,22 @@ def absorption_explorer(rows, feature_names: Sequence[str], parent_names: Sequen
     knob = widgets.SelectionSlider(options=[("-", 0)], description="α or k", **_STYLE)
     status = widgets.Label()
 
+    quiet = [False]  # while the slider's options change with the architecture, its value events redraw nothing
+
     def options(_change=None) -> None:
         r = by_name[arch.value]
-        knob.unobserve(redraw, names="value")
+        quiet[0] = True
         knob.options = [(f"{r.knob} = {v:g}", i) for i, v in enumerate(r.values)]
         knob.value = r.matched
-        knob.observe(redraw, names="value")
+        quiet[0] = False
         redraw()
 
     def redraw(_change=None) -> None:
-        status.value = update_absorption_explorer(fig, rows, arch.value, knob.value, feature_names, parent_names,
-                                                  child_names)
+        if not quiet[0]:
+            status.value = update_absorption_explorer(fig, rows, arch.value, knob.value, feature_names, parent_names,
+                                                      child_names)
 
+    knob.observe(redraw, names="value")
     arch.observe(options, names="value")
     options()
     return widgets.VBox([widgets.HBox([arch, knob]), status, fig])

@@ -120,3 +120,18 @@ def test_best_instance_of_an_abs_score():
     dead = sk.score_sae_on_abs(torch.zeros(1, 2, 2), torch.eye(2)[None], torch.eye(2), torch.tensor([[True, False]] * 2))
     with pytest.raises(ValueError, match="no latent that fired"):
         sk.abs_hidden.best_instance(dead)
+
+
+def test_absorption_explorer_live_switches_rows_and_their_knob(tree, monkeypatch):
+    monkeypatch.setenv("SAE_KIT_HEADLESS", "0")
+    rows = [hand_row(tree, False), hand_row(tree, True)]
+    rows[1].name, rows[1].matched = "absorbing", 1
+    names = feature_names(tree)
+    box = widgets.absorption_explorer(rows, names, names[:3], names[3:12])
+    arch, knob = box.children[0].children
+    fig = box.children[2]
+    assert fig.layout.title.text.startswith("hand, α = 0.1") and knob.value == 0
+    arch.value = "absorbing"  # the slider jumps to that row's matched instance and the figure follows
+    assert knob.value == 1 and fig.layout.title.text.startswith("absorbing, α = 0.2")
+    knob.value = 0
+    assert fig.layout.title.text.startswith("absorbing, α = 0.1") and box.children[1].value == ""

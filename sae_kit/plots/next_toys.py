@@ -32,18 +32,19 @@ def plot_abs_weights(W1: torch.Tensor, probabilities: Sequence[float], n_show: i
                      title: str = "W₁ of the absolute-value model: neurons × the first features") -> go.Figure:
     """W₁ [inst, d_hidden, feat] as heatmaps, one panel per instance (its feature probability above), the first
     `n_show` features (the most important) and the neurons that serve them, sorted by their strongest feature.
-    Red: the neuron fires for x_i > 0; blue: for x_i < 0. A neuron with both colours shows the asymmetric motif."""
+    Red: the neuron fires for x_i > 0; blue: for x_i < 0. A neuron with both colours shows the asymmetric motif. The
+    colour scale is per panel (the colour bar is the last panel's)."""
     n = W1.shape[0]
     fig = make_subplots(rows=1, cols=n, subplot_titles=[f"p = {p:g}" for p in probabilities], horizontal_spacing=0.04)
-    zmax = float(W1[:, :, :n_show].abs().max())
     for i in range(n):
         w = W1[i, :, :n_show]  # [d_hidden, n_show]
+        zmax = float(w.abs().max())  # per panel: the sparse model's weights are smaller
         strongest = w.abs().max(dim=1)
         keep = torch.nonzero(strongest.values > 0.05 * zmax).flatten()
         order = keep[torch.argsort(strongest.indices[keep] * 10 - strongest.values[keep] / (zmax + 1e-12))]
         fig.add_trace(go.Heatmap(z=w[order].tolist(), x=list(range(n_show)), y=[str(int(j)) for j in order],
                                  zmin=-zmax, zmax=zmax, colorscale="RdBu", reversescale=True, showscale=i == n - 1,
-                                 colorbar=dict(title="W₁")), row=1, col=i + 1)
+                                 colorbar=dict(title="W₁<br>(last)")), row=1, col=i + 1)
         fig.update_xaxes(title_text="feature i", row=1, col=i + 1)
         fig.update_yaxes(showticklabels=False, autorange="reversed", row=1, col=i + 1)
     fig.update_yaxes(title_text="neuron (sorted)", row=1, col=1)
@@ -86,10 +87,10 @@ def plot_absorption_snapshot(cos: torch.Tensor, feature_names: Sequence[str], re
                              parent_names: Sequence[str], title: str) -> go.Figure:
     """Left: |cos| of every decoder row with every true feature, cos [d_sae, feat] (latents in the order given).
     Right: the parent latents' recall — on samples with the parent alone, and with each child on."""
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.12,
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.5, 0.5], horizontal_spacing=0.2,
                         subplot_titles=("|cos(decoder row, true feature)|", "parent latent fires when …"))
     fig.add_trace(go.Heatmap(z=cos.tolist(), x=list(feature_names), y=[f"latent {j}" for j in range(cos.shape[0])],
-                             zmin=0, zmax=1, colorscale="Viridis", colorbar=dict(title="|cos|", x=0.5)), row=1, col=1)
+                             zmin=0, zmax=1, colorscale="Viridis", colorbar=dict(title="|cos|", x=0.42)), row=1, col=1)
     fig.update_yaxes(autorange="reversed", showticklabels=False, title_text="latents (by matched feature)", row=1, col=1)
     fig.update_xaxes(tickangle=-60, row=1, col=1)
     x = [f"{p} alone" for p in parent_names] + [f"{c} on" for c in child_names]
@@ -157,7 +158,8 @@ def plot_collapse_curves(alphas: dict[str, Sequence[float]], mmcs: dict[str, tor
         fig.add_hline(y=0.5, line=dict(dash="dot", color="grey"), row=2, col=col)
         fig.update_xaxes(type="log", row=1, col=col)
         fig.update_xaxes(type="log", title_text="α", row=2, col=col)
-    fig.update_yaxes(title_text="MMCS", range=[0, 1.02], row=1, col=1)
-    fig.update_yaxes(title_text="dead fraction", range=[0, 1.02], row=2, col=1)
+    fig.update_yaxes(range=[0, 1.02])
+    fig.update_yaxes(title_text="MMCS", row=1, col=1)
+    fig.update_yaxes(title_text="dead fraction", row=2, col=1)
     fig.update_layout(title=title, height=560, width=1000)
     return fig
