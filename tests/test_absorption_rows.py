@@ -135,3 +135,8 @@ def test_absorption_explorer_live_switches_rows_and_their_knob(tree, monkeypatch
     assert knob.value == 1 and fig.layout.title.text.startswith("absorbing, α = 0.2")
     knob.value = 0
     assert fig.layout.title.text.startswith("absorbing, α = 0.1") and box.children[1].value == ""
+
+
+def test_part_mcs_splits_the_signs():
+    fig = sk.plots.plot_part_mcs([0, 0, 1], [1, -1, 1], [0.95, 0.5, 0.8])
+    assert list(fig.data[0].x) == [0, 1] and list(fig.data[0].y) == [0.95, 0.8] and list(fig.data[1].y) == [0.5]
