@@ -94,12 +94,13 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict]] = {
                      lm=dict(stories=4000, d_sae=1024, steps=5000, stack_depth=5, stack_k=2)),
     },
     "07_computation_absorption_collapse": {  # abs: the absolute-value model (lr 1e-2 reaches the
-        # motifs in fewer steps than Elhage et al.'s 1e-3); sae: SAEs on its hidden layer; tree: absorption
-        "lab": dict(abs=dict(probabilities=[1.0, 0.3, 0.1, 0.03, 0.01], steps=1200, batch_size=1024, lr=1e-2), sae_p=0.03,
+        # motifs in fewer steps than Elhage et al.'s 1e-3); sae: SAEs on its hidden layer; tree: absorption; collapse: α*
+        # (full: not run yet; about 20 min estimated from the lab run's per-part times scaled by samples × latents × d)
+        "lab": dict(abs=dict(probabilities=[1.0, 0.3, 0.1, 0.03, 0.01], steps=1000, batch_size=512, lr=1e-2), sae_p=0.03,
                     sae=dict(alphas=[0.3, 1.0, 3.0], width=2, steps=1000, batch_size=256),
-                    tree=dict(steps=1500, alphas=[0.003, 0.005, 0.01, 0.02, 0.03], ks=[1, 2]),
+                    tree=dict(steps=1200, alphas=[0.003, 0.005, 0.01, 0.02, 0.03], ks=[1, 2]),
                     collapse=dict(n_features=32, d=16, avg_active=2.0, sizes=[32, 64, 128], seeds=3, steps=600,
-                                  mean=(-2, 6), sum=(-10, -2))),
+                                  mean=(-1, 5), sum=(-9, -3))),
         "ci": dict(abs=dict(probabilities=[1.0, 0.1, 0.03, 0.01], steps=600, batch_size=512, lr=1e-2), sae_p=0.03,
                    sae=dict(alphas=[0.3, 1.0, 3.0], width=1, steps=600, batch_size=256),
                    tree=dict(steps=1000, alphas=[0.005, 0.01, 0.02], ks=[1, 2]),
@@ -110,12 +111,12 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict]] = {
                       tree=dict(steps=3000, alphas=[0.002, 0.003, 0.005, 0.01, 0.02, 0.03], ks=[1, 2]),
                       collapse=dict(n_features=64, d=32, avg_active=3.0, sizes=[64, 128, 256, 512], seeds=3, steps=1000,
                                     mean=(-2, 8), sum=(-12, -2))),
-        "full": dict(abs=dict(probabilities=[1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001], steps=10_000, batch_size=1024,
-                              lr=1e-3),
+        "full": dict(abs=dict(probabilities=[1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001], steps=5000, batch_size=1024,
+                              lr=3e-3),
                      sae_p=0.03, sae=dict(alphas=[0.1, 0.3, 1.0, 3.0], width=2, steps=5000, batch_size=256),
-                     tree=dict(steps=10_000, alphas=[0.002, 0.003, 0.005, 0.01, 0.02, 0.03], ks=[1, 2]),
-                     collapse=dict(n_features=256, d=128, avg_active=5.0, sizes=[256, 512, 1024, 2048], seeds=2,
-                                   steps=1000, mean=(0, 8), sum=(-12, -4))),
+                     tree=dict(steps=10_000, alphas=[0.003, 0.005, 0.01, 0.02], ks=[1, 2]),
+                     collapse=dict(n_features=128, d=32, avg_active=3.0, sizes=[256, 512, 1024, 2048], seeds=2,
+                                   steps=1500, mean=(0, 10), sum=(-10, -2))),
     },
 }
 """notebook stem → profile → the settings its cells read (each notebook documents its own keys)."""
