@@ -146,6 +146,10 @@ def plot_collapse(d_sae_values: Sequence[int], alpha_star: dict[str, torch.Tenso
                           row=1, col=col)
         fig.update_xaxes(type="log", title_text="d_sae", row=1, col=col)
         fig.update_yaxes(type="log", title_text="collapse α*" if col == 1 else None, row=1, col=col)
+        finite = a[torch.isfinite(a) & (a > 0)].log10()
+        if finite.numel():  # every panel spans at least a decade, so the two slopes read on the same scale
+            mid, half = float(finite.max() + finite.min()) / 2, max(0.5, float(finite.max() - finite.min()) / 2 + 0.1)
+            fig.update_yaxes(range=[mid - half, mid + half], row=1, col=col)
     fig.update_layout(title=title, height=430, width=1000, legend=dict(orientation="h", y=-0.2))
     return fig
 
