@@ -317,7 +317,7 @@ def absorption_explorer(rows, feature_names: Sequence[str], parent_names: Sequen
     by_name = {r.name: r for r in rows}
     name = name or rows[0].name
     fig = go.FigureWidget()
-    arch = widgets.ToggleButtons(options=list(by_name), value=name, description="architecture", **_STYLE)
+    arch = widgets.ToggleButtons(options=list(by_name), value=name, description="architecture", style=_STYLE["style"])
     knob = widgets.SelectionSlider(options=[("-", 0)], description="α or k", **_STYLE)
     status = widgets.Label()
 
