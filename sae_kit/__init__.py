@@ -7,6 +7,7 @@
 """
 
 from sae_kit import (
+    absorption_rows,
     claims,
     exercises,
     explore,
@@ -34,7 +35,7 @@ from sae_kit.absorption import (
     train_toy_sae,
 )
 from sae_kit.activations import collect_activations, flatten_positions
-from sae_kit.architectures import L1SAE, BatchTopKSAE, TopKSAE
+from sae_kit.architectures import L1SAE, BatchTopKSAE, MatryoshkaSAE, TopKSAE
 from sae_kit.attribution import DFASummary, dfa_summary, direct_feature_attribution, flatten_heads, planted_heads
 from sae_kit.claims import ratio_claims, sae_training_claims, stacked_claim, tms_claims, toolbox_claims
 from sae_kit.collapse import CollapseConfig, CollapseResult, collapse_alpha, collapse_claim, fit_power_law, run_collapse
@@ -101,14 +102,14 @@ __version__ = "0.1.0"
 __all__ = [
     "DataSource", "ToyData", "ToyDataConfig", "activation_probabilities", "toy_data_stats",
     "SAE", "SAEConfig", "SAEOutput", "report_sae_config", "SAEOptimizer", "resample_dead_",
-    "make_sae", "load_sae", "L1SAE", "TopKSAE", "BatchTopKSAE", "lr_at", "training_step",
+    "make_sae", "load_sae", "L1SAE", "TopKSAE", "BatchTopKSAE", "MatryoshkaSAE", "lr_at", "training_step",
     "History", "LossHistory", "MMCSHistory", "MCSHistory", "EvalHistory",
     "Recipe", "RecipeResult", "compare_recipes", "samples_to_mmcs", "frontier_gap", "recommend", "make_dictionary", "INITS",
     "data_dictionary", "pca_dictionary", "weight_dictionary", "init_dictionary_",
     "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config",
     "GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone", "plots", "report", "claims",
     "sae_training_claims", "toolbox_claims", "stacked_claim", "tms_claims", "ratio_claims", "widgets", "figures_png",
-    "explore", "explorer_plots", "profiles", "notebook_profile",
+    "explore", "explorer_plots", "profiles", "notebook_profile", "absorption_rows",
     "StackedSAE", "StackedResult", "ResidualSource", "train_stacked",
     "RatioSweepConfig", "RatioSweepResult", "ratio_sweep",
     "cosine_matrix", "mcs", "mmcs", "mmcs_truth_to_learned", "mmcs_learned_to_truth", "dead_latents", "l0",

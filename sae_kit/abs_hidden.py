@@ -28,7 +28,7 @@ from sae_kit._util import check_positive_int, check_range, resolve_device
 from sae_kit.abs_model import AbsModelResult, sample_abs_batch
 from sae_kit.metrics import cosine_matrix, mcc, mcs
 
-__all__ = ["AbsHiddenData", "AbsSAEScore", "score_sae_on_abs", "plain_counterpart", "compare_with_plain"]
+__all__ = ["AbsHiddenData", "AbsSAEScore", "score_sae_on_abs", "plain_counterpart", "compare_with_plain", "best_instance"]
 
 
 class AbsHiddenData:
@@ -182,3 +182,15 @@ def compare_with_plain(result: AbsModelResult, instance: int, sae_cfg, train_cfg
         sae = train_sae(data, sae_cfg, train_cfg).sae
         out[name] = _score_source(data, sae, n_samples, seed)
     return out
+
+
+def best_instance(score: AbsSAEScore) -> dict:
+    """The instance of highest MMCS and its figures: {"instance", "mmcs", "mcc", "precision", "recall",
+    "alive_fraction"}, precision and recall averaged over the latents that fired on the scoring sample."""
+    i = int(score.mmcs.argmax())
+    alive = score.alive[i]
+    if not bool(alive.any()):
+        raise ValueError(f"instance {i} has no latent that fired: precision and recall are undefined")
+    return {"instance": i, "mmcs": float(score.mmcs[i]), "mcc": float(score.mcc[i]),
+            "precision": float(score.precision[i][alive].nanmean()), "recall": float(score.recall[i][alive].nanmean()),
+            "alive_fraction": float(alive.float().mean())}

@@ -17,7 +17,9 @@ latents must learn the general (parent) features whole. Tying encoder and decode
 toy (Chanin's post): a parent latent whose encoder is its decoder f_P cannot learn to ignore the child.
 
 `ToySAE` and `train_toy_sae` are a minimal self-contained L1 SAE (flat, Matryoshka or tied) to show this on the
-toy; the kit's own SAE classes will take the Matryoshka loss over. Dimension names: `inst`, `batch`, `d_sae`, `d`,
+toy. The kit's own Matryoshka SAE (`SAEConfig(architecture="matryoshka", prefixes=…)`, `sae_kit.architectures`)
+trains with `train_sae` on `matryoshka_loss`; `ToySAE` remains for the tied SAE, which the kit's classes (separate
+W_enc and W_dec parameters) cannot express. Dimension names: `inst`, `batch`, `d_sae`, `d`,
 `feat`, `prefix`.
 """
 

@@ -4,6 +4,8 @@
     "topk"       c = ReLU(TopK_k(pre)), the k largest per sample  (Gao et al. 2024, https://arxiv.org/abs/2406.04093)
     "batchtopk"  training: the k·batch largest over the batch;    (Bussmann et al. 2024, https://arxiv.org/abs/2412.06410)
                  evaluation: c = pre · [pre > θ]
+    "matryoshka" c = ReLU(pre) (or TopK with k); the loss makes every (Nabeshima 2024, https://sparselatents.com/matryoshka.html;
+                 nested prefix reconstruct x on its own              Bussmann et al. 2025, https://arxiv.org/abs/2503.17547)
 
 A new architecture (e.g. a Matryoshka SAE) is a subclass of `SAE` with an `activate` (and, if it needs one, its own
 `codes_and_reconstruction`), registered under its name with `@register("name")`; `SAEConfig.architecture` lists the
@@ -16,9 +18,10 @@ from collections.abc import Callable
 
 import torch
 
-from sae_kit.sae import REGISTRY, SAE, SAEConfig, sparse_decode
+from sae_kit.absorption import matryoshka_loss
+from sae_kit.sae import REGISTRY, SAE, SAEConfig, SAEOutput, sparse_decode
 
-__all__ = ["L1SAE", "TopKSAE", "BatchTopKSAE", "register"]
+__all__ = ["L1SAE", "TopKSAE", "BatchTopKSAE", "MatryoshkaSAE", "register"]
 
 
 def register(name: str) -> Callable[[type[SAE]], type[SAE]]:
@@ -99,3 +102,30 @@ class BatchTopKSAE(SAE):
         smallest = torch.where(codes > 0, codes, torch.inf).amin(dim=(1, 2))  # [inst]
         smallest = torch.where(torch.isfinite(smallest), smallest, self.threshold)
         self.threshold.mul_(1 - rate).add_(rate * smallest)
+
+
+@register("matryoshka")
+class MatryoshkaSAE(SAE):
+    """A Matryoshka SAE: the dictionary's first m₁ < m₂ < … < d_sae latents (`cfg.prefixes`) must each reconstruct x
+    on their own, so the first latents learn general (parent) features whole instead of leaving them to be absorbed:
+
+        loss = (1/|M|) Σ_{m ∈ M} mean_{batch, d} (x − c_{:m} W_dec[:m] (− b_dec))²  +  α · L1(c)
+
+    (`sae_kit.absorption.matryoshka_loss`; Nabeshima 2024, https://sparselatents.com/matryoshka.html; Bussmann et al.
+    2025, https://arxiv.org/abs/2503.17547, who use BatchTopK codes). Codes: c = ReLU(pre) with the L1 penalty, or
+    the k largest per sample when `cfg.k` is set. At inference it is a plain L1 (or TopK) SAE: the nesting only
+    shapes training. `SAEOutput.mse` stays the whole dictionary's MSE; `loss` holds the nested term.
+    """
+
+    def activate(self, pre: torch.Tensor) -> torch.Tensor:
+        if not self.cfg.ks:
+            return torch.relu(pre)
+        ks = self.cfg.ks
+        vals, idx = pre.topk(max(ks), dim=-1, sorted=len(set(ks)) > 1)
+        return torch.zeros_like(pre).scatter(-1, idx, _keep_first(torch.relu(vals), ks))
+
+    def forward(self, x: torch.Tensor, with_l0: bool = True, matmul_dtype: torch.dtype | None = None) -> SAEOutput:
+        """As `SAE.forward`, with the whole-dictionary MSE in the loss replaced by the mean over nested prefixes."""
+        out = super().forward(x, with_l0, matmul_dtype)
+        nested = matryoshka_loss(out.codes, self.W_dec, x, self.cfg.prefixes, self.b_dec)  # [inst]
+        return out._replace(loss=out.loss - out.mse + nested)

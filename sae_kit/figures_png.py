@@ -26,6 +26,7 @@ HEADLINES = {
     "04_mcs_histograms": "G = ",  # MMCS and the per-feature MCS histograms behind it
     "05_lm_replication": "SAEs on the LM's MLP activations",
     "06_beyond_the_report": "FVE against L0",
+    "07_computation_absorption_collapse": "Absorption at matched L0",
     "08_measuring_lm_saes": "Core metrics",  # SAEBench-style core metrics of the MLP and attention-output SAEs
 }
 """Notebook name → the start of its headline figure's title ("" picks the notebook's first figure)."""

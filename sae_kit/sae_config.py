@@ -15,9 +15,9 @@ from sae_kit._util import check_memory, check_positive_int, check_range
 
 __all__ = ["SAEConfig", "report_sae_config", "ARCHITECTURES"]
 
-ARCHITECTURES = ("l1", "topk", "batchtopk")
+ARCHITECTURES = ("l1", "topk", "batchtopk", "matryoshka")
 L1Convention = Literal["mean", "sum"]
-Architecture = Literal["l1", "topk", "batchtopk"]
+Architecture = Literal["l1", "topk", "batchtopk", "matryoshka"]
 DecoderInit = Literal["orthogonal", "random", "noised_unit", "data", "pca", "given"]
 EncoderInit = Literal["kaiming", "transpose"]
 
@@ -38,10 +38,14 @@ class SAEConfig:
     """Number of SAEs trained side by side. None: the length of `l1_coeff` or `k` if one is a list, else 1."""
     # ---- architecture: how codes are made from the pre-activations
     architecture: Architecture = "l1"
-    """"l1" (the report's), "topk" (k largest per sample) or "batchtopk" (k·batch largest per batch); `SAE(cfg)` builds
-    L1SAE, TopKSAE or BatchTopKSAE (sae_kit.architectures)."""
+    """"l1" (the report's), "topk" (k largest per sample), "batchtopk" (k·batch largest per batch) or "matryoshka"
+    (nested prefixes, each reconstructing on its own); `SAE(cfg)` builds L1SAE, TopKSAE, BatchTopKSAE or MatryoshkaSAE
+    (sae_kit.architectures)."""
     k: int | Sequence[int] | None = None
-    """Active latents per sample for TopK/BatchTopK: one value or one per instance, 1 ≤ k ≤ d_sae. Unused by "l1"."""
+    """Active latents per sample for TopK/BatchTopK: one value or one per instance, 1 ≤ k ≤ d_sae. Unused by "l1".
+    "matryoshka": optional (None: ReLU codes with the L1 penalty; k: TopK codes)."""
+    prefixes: Sequence[int] | None = None
+    """"matryoshka" only: the nested prefix sizes m₁ < m₂ < … = d_sae; the loss averages each prefix's own MSE."""
     # ---- loss
     l1_convention: L1Convention = "mean"
     """"mean" over the dictionary (α comparable across sizes; the report's author's choice) or "sum"."""
@@ -82,10 +86,11 @@ class SAEConfig:
         check_positive_int("d", self.d)
         check_positive_int("d_sae", self.d_sae)
         if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be 'l1', 'topk' or 'batchtopk', got {self.architecture!r}")
-        topk = self.architecture != "l1"
+            raise ValueError(f"architecture must be 'l1', 'topk', 'batchtopk' or 'matryoshka', got {self.architecture!r}")
+        self._check_prefixes()
+        topk = self.architecture in ("topk", "batchtopk")
         if self.l1_coeff is None:
-            self.l1_coeff = 0.0 if topk else 0.3
+            self.l1_coeff = 0.0 if topk or (self.architecture == "matryoshka" and self.k is not None) else 0.3
         coeffs = [self.l1_coeff] if isinstance(self.l1_coeff, (int, float)) else list(self.l1_coeff)
         if not coeffs:
             raise ValueError("l1_coeff must be a number or a non-empty list of numbers ≥ 0, got an empty list")
@@ -114,7 +119,7 @@ class SAEConfig:
         self.ks = [int(k) for k in ks]
         if isinstance(self.aux_k, bool) or not isinstance(self.aux_k, int) or not 0 <= self.aux_k <= self.d_sae:
             raise ValueError(f"aux_k must be an integer in [0, d_sae={self.d_sae}], got {self.aux_k!r}")
-        if self.aux_k and not topk:
+        if self.aux_k and not topk:  # (a TopK Matryoshka SAE has no AuxK either)
             raise ValueError("aux_k > 0 needs architecture 'topk' or 'batchtopk' (AuxK is a TopK remedy)")
         check_range("aux_coeff", self.aux_coeff, 0.0, float("inf"), high_open=True)
         check_positive_int("dead_after", self.dead_after)
@@ -135,6 +140,20 @@ class SAEConfig:
         if self.centre_input and not self.decoder_bias:
             raise ValueError("centre_input=True needs decoder_bias=True (the input is centred by b_dec)")
 
+    def _check_prefixes(self) -> None:
+        """"matryoshka" needs prefixes (strictly ascending integers in [1, d_sae] ending at d_sae); others refuse them."""
+        if self.architecture != "matryoshka":
+            if self.prefixes is not None:
+                raise ValueError(f"prefixes is only for architecture='matryoshka', got prefixes={self.prefixes!r} with "
+                                 f"architecture={self.architecture!r}")
+            return
+        p = None if self.prefixes is None else list(self.prefixes)
+        if not p or any(isinstance(m, bool) or not isinstance(m, int) for m in p) or p != sorted(set(p)) \
+                or p[0] < 1 or p[-1] != self.d_sae:
+            raise ValueError(f"prefixes must be strictly ascending integers in [1, d_sae={self.d_sae}] ending at d_sae "
+                             f"(architecture='matryoshka'), got {self.prefixes!r}")
+        self.prefixes = p
+
     def to_dict(self) -> dict:
         """JSON-ready fields (what `SAEConfig(**d)` accepts)."""
         return {
@@ -144,6 +163,7 @@ class SAEConfig:
             "sparse_decode": self.sparse_decode, "l1_convention": self.l1_convention, "decoder_init": self.decoder_init,
             "encoder_init": self.encoder_init, "encoder_scale": self.encoder_scale,
             "decoder_bias": self.decoder_bias, "centre_input": self.centre_input, "seed": self.seed,
+            "prefixes": self.prefixes,
         }
 
 

@@ -13,6 +13,8 @@ ReLU on those, zeros elsewhere) and  x̂ = a @ W_dec + b_dec.  That is the kit's
 
 - architecture "l1" ↔ "standard"; "topk" ↔ "topk" (`k` is always written: SAELens silently defaults it to 100);
 - a kit SAE without decoder bias is saved with b_dec = 0 and apply_b_dec_to_input=False (same outputs);
+- "matryoshka" → "standard" (or "topk" with its k): at inference it is a plain SAE, the nesting only shaped
+  training; `metadata.sae_kit_prefixes` records the prefixes, and the folder loads back as "l1" (or "topk");
 - "batchtopk" ↔ "jumprelu": at inference a BatchTopK SAE keeps c = pre · [pre > θ] with one learned θ ≥ 0, which is
   SAELens' JumpReLU  a = ReLU(pre) · [pre > threshold]  with threshold = θ for every latent (SAELens saves its own
   BatchTopK SAEs the same way). The kit writes `metadata.sae_kit_k` so the folder loads back as BatchTopK; a JumpReLU
@@ -69,6 +71,9 @@ def save_saelens(sae: SAE, path: str | Path, inst: int = 0, hook_name: str = "",
     for name, value in (("hook_name", hook_name), ("model_name", model_name)):
         if not isinstance(value, str):
             raise ValueError(f"{name} must be a string, got {value!r}")
+    arch = cfg.architecture
+    if arch == "matryoshka":  # at inference a Matryoshka SAE is a plain L1 or TopK SAE: the nesting only shaped training
+        arch = "topk" if cfg.ks else "l1"
     torch_dtype = DTYPES[dtype]
     with torch.no_grad():
         b_dec = sae.b_dec[inst] if sae.b_dec is not None else torch.zeros(cfg.d, device=sae.W_dec.device)
@@ -82,7 +87,7 @@ def save_saelens(sae: SAE, path: str | Path, inst: int = 0, hook_name: str = "",
             tensors["threshold"] = sae.threshold[inst].expand(cfg.d_sae)  # [d_sae] one θ for every latent
         tensors = {k: v.detach().to("cpu", torch_dtype).contiguous() for k, v in tensors.items()}
     saelens_cfg: dict[str, Any] = {
-        "architecture": KIT_TO_SAELENS[cfg.architecture],
+        "architecture": KIT_TO_SAELENS[arch],
         "d_in": cfg.d,
         "d_sae": cfg.d_sae,
         "dtype": dtype,
@@ -92,11 +97,13 @@ def save_saelens(sae: SAE, path: str | Path, inst: int = 0, hook_name: str = "",
         "reshape_activations": "none",
         "metadata": {"sae_lens_version": SAELENS_VERSION, "hook_name": hook_name, "model_name": model_name},
     }
-    if cfg.architecture == "topk":
+    if arch == "topk":
         saelens_cfg["k"] = cfg.ks[inst]
         saelens_cfg["rescale_acts_by_decoder_norm"] = False
     if cfg.architecture == "batchtopk":
         saelens_cfg["metadata"]["sae_kit_k"] = cfg.ks[inst]
+    if cfg.architecture == "matryoshka":
+        saelens_cfg["metadata"]["sae_kit_prefixes"] = cfg.prefixes
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     tmp_w, tmp_c = folder / (WEIGHTS_FILE + ".tmp"), folder / (CFG_FILE + ".tmp")

@@ -13,6 +13,7 @@ explorer returns None, since widget traffic can stall papermill.
 | 03 | `sae_toy_explorer` | α, dictionary size, d → decoder directions against the true features, dead latents, MMCS |
 | 04 | `grid_cell_explorer` | a cell of the α × size grid → its per-feature MCS histogram, which features were found |
 | 05 | `feature_browser` | dictionary size, latent → that latent's dashboard (contexts, activations, label, logit effect) |
+| 07 | `absorption_explorer` | architecture (L1 / TopK / Matryoshka / tied), its α or k → decoder-vs-feature heatmap, parent recall |
 | 08 | `head_attribution_explorer` | latent of an attention-output SAE → per-head DFA and decoder norms, top contexts |
 """
 
@@ -31,7 +32,8 @@ from sae_kit.tms import check_superposition
 
 __all__ = ["update_tms_explorer", "tms_explorer", "update_ratio_explorer", "ratio_explorer", "update_sae_toy_explorer",
            "sae_toy_explorer", "update_grid_cell_explorer", "grid_cell_explorer", "update_feature_browser",
-           "feature_browser", "update_head_attribution_explorer", "head_attribution_explorer", "MAX_FEATURES",
+           "feature_browser", "update_absorption_explorer", "absorption_explorer",
+           "update_head_attribution_explorer", "head_attribution_explorer", "MAX_FEATURES",
            "EXPLORER_RATIOS"]
 
 MAX_FEATURES = 12
@@ -278,6 +280,69 @@ def feature_browser(dashboards, size_index: int = 0, latent: int = 0):
         w.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([size, idx]), status, fig])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 07: feature absorption by architecture and sparsity
+
+
+def update_absorption_explorer(fig: go.Figure, rows, name: str, index: int, feature_names: Sequence[str],
+                               parent_names: Sequence[str], child_names: Sequence[str]) -> str:
+    """Draw instance `index` of the row called `name` (rows: `sk.absorption_rows.AbsorptionRow`s, already trained and
+    scored): its decoder-vs-true-feature |cos| heatmap and the parent latents' recall, alone and with each child."""
+    from sae_kit.plots import plot_absorption_snapshot
+
+    def run() -> str:
+        by_name = {r.name: r for r in rows}
+        if name not in by_name:
+            raise ValueError(f"name must be one of {list(by_name)}, got {name!r}")
+        r = by_name[name]
+        if not 0 <= index < len(r.values):
+            raise ValueError(f"index must be in [0, {len(r.values) - 1}] for {name}, got {index}")
+        knob = f"{r.knob} = {r.values[index]:g}"
+        title = (f"{name}, {knob}: L0 {r.l0[index]:.2f}, absorption {r.absorption[index]:.2f}, "
+                 f"share {r.mean_share[index]:.2f}")
+        replace_figure(fig, plot_absorption_snapshot(r.cos[index], feature_names, r.recall_child[index].tolist(),
+                                                     child_names, r.recall_parent_only[index].tolist(), parent_names, title))
+        return ""
+
+    return _try(run)
+
+
+def absorption_explorer(rows, feature_names: Sequence[str], parent_names: Sequence[str], child_names: Sequence[str],
+                        name: str | None = None):
+    """Pick an architecture (a trained row) and its α or k → the decoder rows' |cos| with the true features and the
+    parent latents' recall. Starts at the first row's matched-L0 instance. An ipywidgets VBox, or None headless."""
+    if is_headless():
+        return None
+    import ipywidgets as widgets
+
+    by_name = {r.name: r for r in rows}
+    name = name or rows[0].name
+    fig = go.FigureWidget()
+    arch = widgets.ToggleButtons(options=list(by_name), value=name, description="architecture", style=_STYLE["style"])
+    knob = widgets.SelectionSlider(options=[("-", 0)], description="α or k", **_STYLE)
+    status = widgets.Label()
+
+    quiet = [False]  # while the slider's options change with the architecture, its value events redraw nothing
+
+    def options(_change=None) -> None:
+        r = by_name[arch.value]
+        quiet[0] = True
+        knob.options = [(f"{r.knob} = {v:g}", i) for i, v in enumerate(r.values)]
+        knob.value = r.matched
+        quiet[0] = False
+        redraw()
+
+    def redraw(_change=None) -> None:
+        if not quiet[0]:
+            status.value = update_absorption_explorer(fig, rows, arch.value, knob.value, feature_names, parent_names,
+                                                      child_names)
+
+    knob.observe(redraw, names="value")
+    arch.observe(options, names="value")
+    options()
+    return widgets.VBox([widgets.HBox([arch, knob]), status, fig])
 
 
 # ---------------------------------------------------------------------------------------------------------------------

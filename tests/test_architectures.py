@@ -9,7 +9,8 @@ from conftest import small_data_cfg, small_train_cfg
 import sae_kit as sk
 from sae_kit.train import Batches
 
-ARCHS = {"l1": (sk.L1SAE, {}), "topk": (sk.TopKSAE, {"k": [2, 3]}), "batchtopk": (sk.BatchTopKSAE, {"k": [2, 3]})}
+ARCHS = {"l1": (sk.L1SAE, {}), "topk": (sk.TopKSAE, {"k": [2, 3]}), "batchtopk": (sk.BatchTopKSAE, {"k": [2, 3]}),
+         "matryoshka": (sk.MatryoshkaSAE, {"prefixes": [2, 6, 16]})}
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
@@ -56,7 +57,7 @@ def test_training_moves_the_batchtopk_threshold_and_returns_an_evaluating_sae(sm
 
 @pytest.mark.parametrize("arch", list(ARCHS))
 def test_save_and_load_round_trip(arch, tmp_path):
-    cfg = cfg_of(arch, decoder_bias=True, centre_input=True, aux_k=4 if arch != "l1" else 0)
+    cfg = cfg_of(arch, decoder_bias=True, centre_input=True, aux_k=4 if arch in ("topk", "batchtopk") else 0)
     sae = sk.SAE(cfg)
     with torch.no_grad():  # state a fresh SAE would not have
         sae.b_dec.normal_(generator=torch.Generator().manual_seed(3))

@@ -14,7 +14,7 @@ from sae_kit.tms import tms_loss as kit_tms_loss
 
 ex = sk.exercises
 NAMES = ["tms_forward", "tms_loss", "dimensionality", "sae_forward", "l1_loss", "decoder_renorm", "mmcs", "mcc", "topk",
-         "auxk_loss"]
+         "auxk_loss", "matryoshka_loss"]
 
 
 def rejected(capsys, check, fn, *expected: str) -> str:
@@ -274,11 +274,12 @@ def test_metric_references_agree_with_kit():
 
 def _captured_checks(monkeypatch) -> dict:
     """The Check object each checker builds (run_checks replaced by a recorder), by checker name."""
+    import sae_kit.exercises.absorption_checks as a
     import sae_kit.exercises.metric_checks as m
     import sae_kit.exercises.sae_checks as s
     import sae_kit.exercises.toy_checks as t
     seen = {}
-    for mod in (m, s, t):
+    for mod in (a, m, s, t):
         monkeypatch.setattr(mod, "run_checks", lambda check, fn, strict: seen.setdefault(check.title, check))
     for name in NAMES:
         getattr(ex, f"check_{name}")(getattr(sol, name))
@@ -302,3 +303,14 @@ def test_not_yet_written_function(capsys):
     def todo(W_dec):
         raise NotImplementedError
     rejected(capsys, ex.check_decoder_renorm, todo, "not written yet")
+
+
+def test_matryoshka_loss_rejects_and_matches_the_kit(capsys):
+    from sae_kit.exercises.absorption_checks import _blocks
+
+    rejected(capsys, ex.check_matryoshka_loss, lambda c, W, x, p: sol.matryoshka_loss(c, W, x, p) * len(p), "you summed")
+    rejected(capsys, ex.check_matryoshka_loss, lambda c, W, x, p: sol.matryoshka_loss(c, W, x, p[-1:]), "plain MSE")
+    rejected(capsys, ex.check_matryoshka_loss, _blocks, "each block")
+    g = torch.Generator().manual_seed(0)
+    codes, W, x = torch.rand(2, 5, 6, generator=g), torch.randn(2, 6, 3, generator=g), torch.randn(5, 3, generator=g)
+    assert torch.allclose(sol.matryoshka_loss(codes, W, x, [2, 6]), sk.matryoshka_loss(codes, W, x, [2, 6]))

@@ -21,10 +21,12 @@ Exercises (signature → output; shapes use the kit's dimension names):
 - check_mcc             fn(truth, learned) → float                MCC with a one-to-one (Hungarian) matching
 - check_topk            fn(pre, k) → codes                        TopK activation (Gao et al. 2024)
 - check_auxk_loss       fn(x, x_hat, pre, W_dec, dead, aux_k) → [inst]   AuxK (Gao et al. 2024)
+- check_matryoshka_loss fn(codes, W_dec, x, prefixes) → [inst]    mean over nested prefixes of each one's MSE
 """
 
 from sae_kit.exercises import solutions
 from sae_kit.exercises._check import ExerciseError
+from sae_kit.exercises.absorption_checks import check_matryoshka_loss
 from sae_kit.exercises.metric_checks import check_mcc, check_mmcs
 from sae_kit.exercises.sae_checks import check_auxk_loss, check_decoder_renorm, check_l1_loss, check_sae_forward, check_topk
 from sae_kit.exercises.toy_checks import check_dimensionality, check_tms_forward, check_tms_loss
@@ -32,4 +34,5 @@ from sae_kit.exercises.toy_checks import check_dimensionality, check_tms_forward
 __all__ = [
     "solutions", "ExerciseError", "check_tms_forward", "check_tms_loss", "check_dimensionality", "check_sae_forward",
     "check_l1_loss", "check_decoder_renorm", "check_mmcs", "check_mcc", "check_topk", "check_auxk_loss",
+    "check_matryoshka_loss",
 ]

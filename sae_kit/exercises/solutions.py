@@ -14,7 +14,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 __all__ = ["tms_forward", "tms_loss", "dimensionality", "sae_forward", "l1_loss", "decoder_renorm", "mmcs", "mcc",
-           "topk", "auxk_loss"]
+           "topk", "auxk_loss", "matryoshka_loss"]
 
 
 def tms_forward(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -139,3 +139,14 @@ def auxk_loss(x: torch.Tensor, x_hat: torch.Tensor, pre: torch.Tensor, W_dec: to
         e_hat = torch.einsum("bk,bkd->bd", torch.relu(vals), W_dec[i][cols[j]])  # [batch, d]
         out.append(((e[i] - e_hat).pow(2).sum(-1) / e[i].pow(2).sum(-1).clamp_min(1e-12)).mean())
     return torch.stack(out)
+
+
+def matryoshka_loss(codes: torch.Tensor, W_dec: torch.Tensor, x: torch.Tensor, prefixes: list[int]) -> torch.Tensor:
+    """Matryoshka loss (Nabeshima 2024, https://sparselatents.com/matryoshka.html): every nested prefix of the
+    dictionary reconstructs x on its own, and the loss is the mean over prefixes of each prefix's MSE:
+
+        L = (1/|M|) Σ_{m ∈ M} mean_{batch, d} (x − c_{:m} W_dec[:m])²
+
+    codes [inst, batch, d_sae], W_dec [inst, d_sae, d], x [batch, d], prefixes ascending, the last = d_sae → [inst]."""
+    terms = [(x - torch.bmm(codes[:, :, :m], W_dec[:, :m])).pow(2).mean(dim=(1, 2)) for m in prefixes]
+    return torch.stack(terms).mean(dim=0)

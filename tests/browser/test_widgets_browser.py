@@ -7,7 +7,8 @@ cannot: that in a live JupyterLab each notebook runs under its interactive profi
 default "lab"), its explorer renders, and moving the explorer's main control redraws *its* figure the way the science
 says — 01: sparse data puts five features in superposition, dense data keeps two; 02: past n/d = 2 a toy model's
 antipodal pairs give way to a tangle and SAE recovery falls; 03: a large α kills latents; 04 and 05: the chosen cell or
-latent is drawn; 08: moving the latent slider redraws that attention-SAE latent's per-head attribution. Screenshots
+latent is drawn; 07: at matched L0 the Matryoshka SAE absorbs far less than the flat L1 SAE, and another α redraws
+the L1 row; 08: moving the latent slider redraws that attention-SAE latent's per-head attribution. Screenshots
 go to reports/browser/ (or $SAE_KIT_BROWSER_OUT): NN_before.png, NN_after.png, and NN_failure.png when a step fails.
 Marked `browser`: `make unit` deselects it; `make browser-test` selects it.
 """
@@ -26,7 +27,8 @@ pytestmark = pytest.mark.browser
 
 PROFILE = os.environ.get("SAE_KIT_BROWSER_PROFILE", "lab")
 STEMS = {"01": "01_toy_superposition", "02": "02_strongly_interfering_ratios", "03": "03_sae_training",
-         "04": "04_mcs_histograms", "05": "05_lm_replication", "08": "08_measuring_lm_saes"}
+         "04": "04_mcs_histograms", "05": "05_lm_replication",
+         "07": "07_computation_absorption_collapse", "08": "08_measuring_lm_saes"}
 
 
 @pytest.fixture(scope="module")
@@ -177,6 +179,30 @@ def test_05_feature_browser(notebook):
     shot("after")
     assert after["data"] != before["data"], (before["title"], after["title"])
     print(json.dumps({"before": before["title"], "after": after["title"]}))
+
+
+@pytest.mark.parametrize("notebook", ["07"], indirect=True)
+def test_07_absorption_explorer(notebook):
+    page, shot = notebook
+    label = "α or k"
+    before = lab.wait_for_title(page, label, "t.startsWith('L1,')")  # the L1 row at matched L0
+    _scroll_to(page, label)
+    shot("before")
+    lab.click_toggle(page, "architecture", "Matryoshka")
+    mat = lab.wait_for_title(page, label, "t.startsWith('Matryoshka,')")
+    shot("after")
+    absorption = [lab.number(f["title"], "absorption") for f in (before, mat)]
+    # a flat SAE absorbs parents into child latents; nested prefixes make the first latents learn the parents whole
+    # (Chanin et al. 2024; Nabeshima 2024)
+    assert absorption[1] < absorption[0] - 0.3, (before["title"], mat["title"])
+    lab.click_toggle(page, "architecture", "L1")
+    lab.wait_for_title(page, label, "t.startsWith('L1,')")
+    readout = lab.press_slider(page, label, "Home")  # another α of the L1 row: another heatmap and other recalls
+    if f"{readout}:" in before["title"]:  # the matched α was already the smallest
+        readout = lab.press_slider(page, label, "End")
+    moved = lab.wait_for_title(page, label, f"t.startsWith({json.dumps('L1, ' + readout + ':')})")
+    assert moved["data"] != before["data"], (before["title"], moved["title"])
+    print(json.dumps({"before": before["title"], "matryoshka": mat["title"], "moved": moved["title"]}))
 
 
 @pytest.mark.parametrize("notebook", ["08"], indirect=True)
