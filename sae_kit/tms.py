@@ -61,7 +61,7 @@ class TMSConfig:
     lr: float = 1e-2
     """AdamW learning rate, > 0 (Elhage et al.: 1e-3 over 10,000 steps; 1e-2 with the cosine schedule reaches the
     same geometries in 3,000)."""
-    lr_schedule: str = "cosine"
+    lr_decay: str = "cosine"
     """"constant" (Elhage et al.'s default) or "cosine" (decays to 0; a cleaner geometry in fewer steps)."""
     weight_decay: float = 0.01
     """AdamW weight decay (torch's default, as Elhage et al.'s notebook used). ≥ 0."""
@@ -79,8 +79,8 @@ class TMSConfig:
             check_positive_int(name, getattr(self, name))
         check_range("lr", self.lr, 0.0, math.inf, low_open=True, high_open=True)
         check_range("weight_decay", self.weight_decay, 0.0, math.inf, high_open=True)
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if self.lr_decay not in ("constant", "cosine"):
+            raise ValueError(f"lr_decay must be 'constant' or 'cosine', got {self.lr_decay!r}")
         if not isinstance(self.seed, int):
             raise ValueError(f"seed must be an int, got {self.seed!r}")
         resolve_device(self.device)
@@ -225,7 +225,7 @@ def train_tms(cfg: TMSConfig) -> TMSResult:
     for step in range(cfg.steps):  # gradients by hand (tms_loss_and_grad): no autograd graph per step
         if step % chunk == 0:
             xs = sample_tms_batch(p, n, (min(chunk, cfg.steps - step), cfg.batch_size), g)  # [chunk, n_inst, batch, feat]
-        if cfg.lr_schedule == "cosine":  # decays to 0 one step after the last (steps + 1 in sae_kit.schedule's terms)
+        if cfg.lr_decay == "cosine":  # decays to 0 one step after the last (steps + 1 in sae_kit.schedule's terms)
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, cfg.lr, cfg.steps + 1, decay="cosine")
         loss, W.grad, b.grad = tms_loss_and_grad(W, b, xs[step % chunk], imp, cfg.linear)  # [n_inst]

@@ -25,7 +25,7 @@ def small_tms(**kw) -> sk.TMSConfig:
     (dict(n_instances=2, importance=[0.9, 0.8, 0.7]), "importance"),
     (dict(importance=[[1.0, 1.0]]), "importance"),
     (dict(n_seeds=0), "n_seeds"),
-    (dict(lr_schedule="step"), "lr_schedule"),
+    (dict(lr_decay="step"), "lr_decay"),
     (dict(d_hidden=0), "d_hidden"),
 ])
 def test_config_rejects_bad_input(kw, field):
