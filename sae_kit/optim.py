@@ -25,11 +25,11 @@ OptimizerName = Literal["adam", "muon"]
 class SAEOptimizer:
     """One object the training loop steps: Adam (fused where available), or torch's Muon on every instance's matrices.
 
-    Learning rates follow one schedule: `set_lr(scale)` sets Adam's lr to `lr · scale` and Muon's to `muon_lr · scale`.
+    betas: Adam's (β₁, β₂) (`TrainConfig.adam_beta2` sets β₂). Learning rates follow one schedule: `set_lr(scale)` sets Adam's lr to `lr · scale` and Muon's to `muon_lr · scale`.
     """
 
     def __init__(self, model: nn.Module, name: OptimizerName, lr: float, muon_lr: float = 2e-3, muon_momentum: float = 0.95,
-                 muon_weight_decay: float = 0.0) -> None:
+                 muon_weight_decay: float = 0.0, betas: tuple[float, float] = (0.9, 0.999)) -> None:
         if name not in ("adam", "muon"):
             raise ValueError(f"optimizer must be 'adam' or 'muon', got {name!r}")
         self.name, self.lr, self.muon_lr = name, lr, muon_lr
@@ -46,7 +46,7 @@ class SAEOptimizer:
             flat = [v for vs in self.views.values() for v in vs]
             self.muon = torch.optim.Muon(flat, lr=muon_lr, momentum=muon_momentum, weight_decay=muon_weight_decay)
         rest = [p for n, p in params.items() if n not in self.matrices]
-        self.adam = torch.optim.Adam(rest, lr=lr, fused=fused) if rest else None
+        self.adam = torch.optim.Adam(rest, lr=lr, betas=betas, fused=fused) if rest else None
         self._names = {id(p): n for n, p in params.items()}
 
     def set_lr(self, scale: float) -> None:
