@@ -10,9 +10,10 @@ d = 256, the rarest firing once in ~3,300 samples):
   decay, batch 64 (more, smaller steps per sample), α ramped in linearly over the first steps;
 - the component of each decoder row's gradient along the row is removed before Adam's step (the row is re-normalised
   afterwards anyway, so that component only moves Adam's state);
-- latents silent for `silent_steps` steps are restarted on the residual x − x̂ of the worst-reconstructed inputs of
-  the last few batches (Bricken et al. 2023, https://transformer-circuits.pub/2023/monosemantic-features, with the
-  residual instead of the input): decoder row = the residual's direction, encoder row = that direction times
+- every `resample_every` steps, latents silent for `silent_steps` steps are restarted on the residuals x − x̂ of the
+  worst-reconstructed training inputs since the last restart (the `pool` largest ‖x − x̂‖², kept as training goes;
+  Bricken et al. 2023, https://transformer-circuits.pub/2023/monosemantic-features, with the residual instead of the
+  input): decoder row = the residual's direction, encoder row = that direction times
   `enc_scale` × the mean alive encoder-row norm, bias 0, Adam moments of those rows zeroed.
 
 `train_reference(seed)` stops when MMCS ≥ 0.99 and min MCS ≥ 0.9 (every feature found) and returns the samples and
@@ -39,15 +40,14 @@ class RefSettings:
     batch: int = 64
     lr: float = 1e-2
     warmup: int = 50
-    steps: int = 4000  # the cosine schedule's length
+    steps: int = 3000  # the cosine schedule's length
     final_fraction: float = 0.05
     beta2: float = 0.99
     l1_warmup: int = 300
     project_grad: bool = True
     silent_steps: int = 300  # a latent not fired for this many steps is restarted
     resample_every: int = 100
-    resample_until: float = 0.75  # no restarts in the last quarter of the schedule
-    recent_batches: int = 16  # inputs of the last this many batches are candidates
+    pool: int = 256  # the worst residuals kept between restarts
     enc_scale: float = 0.2
     check_every: int = 25  # MCS against the ground truth every this many steps
     mmcs_target: float = 0.99
@@ -68,7 +68,7 @@ def train_reference(seed: int, s: RefSettings = RefSettings(), data: sk.ToyData 
     b_enc = torch.zeros(s.d_sae, requires_grad=True)
     opt = torch.optim.Adam([W_enc, b_enc, W_dec], lr=s.lr, betas=(0.9, s.beta2))
     silent = torch.zeros(s.d_sae, dtype=torch.long)
-    recent_x, recent_err = [], []
+    worst, worst_loss = torch.zeros(s.pool, d), torch.full((s.pool,), -torch.inf)
     truth_unit = truth / truth.norm(dim=1, keepdim=True)
     out = {"seed": seed, "mmcs_samples": None, "mmcs_seconds": None, "all_samples": None, "all_seconds": None}
     t0 = time.perf_counter()
@@ -93,13 +93,13 @@ def train_reference(seed: int, s: RefSettings = RefSettings(), data: sk.ToyData 
             fired = (c > 0).any(0)
             silent += 1
             silent[fired] = 0
-            recent_x.append(x)
-            recent_err.append(err.detach())
-            if len(recent_x) > s.recent_batches:
-                recent_x.pop(0)
-                recent_err.pop(0)
-            if (step + 1) % s.resample_every == 0 and step < s.resample_until * s.steps:
-                _restart(W_enc, b_enc, W_dec, opt, silent, torch.cat(recent_err), s)
+            all_err = torch.cat([worst, err])
+            all_loss = torch.cat([worst_loss, err.pow(2).sum(1)])
+            top = all_loss.topk(s.pool).indices
+            worst, worst_loss = all_err[top], all_loss[top]
+            if (step + 1) % s.resample_every == 0 and step < s.steps - s.resample_every:
+                _restart(W_enc, b_enc, W_dec, opt, silent, worst[torch.isfinite(worst_loss)], s)
+                worst_loss.fill_(-torch.inf)
             if (step + 1) % s.check_every == 0:
                 m = (truth_unit @ W_dec.T).amax(1)
                 samples, sec = (step + 1) * s.batch, time.perf_counter() - t0
@@ -117,13 +117,12 @@ def train_reference(seed: int, s: RefSettings = RefSettings(), data: sk.ToyData 
 
 
 def _restart(W_enc, b_enc, W_dec, opt, silent, err, s: RefSettings) -> None:
-    """Restart latents silent for `silent_steps` on the residuals of the worst-reconstructed recent inputs."""
+    """Restart latents silent for `silent_steps` on the kept residuals err [n, d] (worst first), one each."""
     dead = torch.nonzero(silent >= s.silent_steps).flatten()
     if not dead.numel():
         return
-    worst = err.pow(2).sum(1).topk(min(dead.numel(), err.shape[0])).indices
-    dead = dead[: worst.numel()]
-    v = err[worst] / err[worst].norm(dim=1, keepdim=True).clamp_min(1e-12)
+    dead = dead[: err.shape[0]]  # err: the kept residuals, worst first
+    v = err[: dead.numel()] / err[: dead.numel()].norm(dim=1, keepdim=True).clamp_min(1e-12)
     alive = silent < s.silent_steps
     scale = W_enc[alive].norm(dim=1).mean() if alive.any() else 1.0
     W_dec[dead] = v

@@ -25,7 +25,8 @@ OptimizerName = Literal["adam", "muon"]
 class SAEOptimizer:
     """One object the training loop steps: Adam (fused where available), or torch's Muon on every instance's matrices.
 
-    betas: Adam's (β₁, β₂) (`TrainConfig.adam_beta2` sets β₂). Learning rates follow one schedule: `set_lr(scale)` sets Adam's lr to `lr · scale` and Muon's to `muon_lr · scale`.
+    betas: Adam's (β₁, β₂) (`TrainConfig.adam_beta2` sets β₂). Learning rates follow one schedule: `set_lr(scale)`
+    sets Adam's lr to `lr · scale` and Muon's to `muon_lr · scale`.
     """
 
     def __init__(self, model: nn.Module, name: OptimizerName, lr: float, muon_lr: float = 2e-3, muon_momentum: float = 0.95,
