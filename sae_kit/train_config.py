@@ -16,16 +16,18 @@ __all__ = ["TrainConfig", "report_train_config"]
 
 @dataclass
 class TrainConfig:
-    """How to train. The defaults are the kit's fast recipe (a high learning rate with warm-up and cosine decay; see
-    the README's benchmark); `report_train_config()` gives the report's (Adam lr 1e-3, batch 256,
-    20,000 steps, constant)."""
+    """How to train. The defaults are the kit's fast recipe, which finds every feature of the default toy data within
+    200,000 samples (batch 64, a high learning rate with warm-up and cosine decay, α ramped in, Adam β₂ 0.99, the
+    decoder gradient projected, silent latents resampled on the worst residuals; docs/benchmarks.md);
+    `report_train_config()` gives the report's (Adam lr 1e-3, batch 256, 20,000 steps, constant)."""
 
     # ---- optimisation
     steps: int = 3000
-    """Optimiser steps (with the default cosine decay, also the schedule's length: 3,000 steps of 256 reach MMCS ≥ 0.99
-    on the default toy data sooner than 5,000 do, see the README's benchmark)."""
-    batch_size: int = 256
-    """Samples per step (shared by every instance of the row)."""
+    """Optimiser steps (with the default cosine decay, also the schedule's length: 3,000 steps of 64, 192,000
+    samples, find every feature of the default toy data; see docs/benchmarks.md)."""
+    batch_size: int = 64
+    """Samples per step (shared by every instance of the row): 64, more and smaller steps per sample than 256, is what
+    lets the rarest features (seen once in ~3,300 samples) be learned within 200,000 samples."""
     lr: float = 1e-2
     """Adam's peak learning rate. > 0."""
     adam_beta2: float = 0.99
@@ -41,7 +43,7 @@ class TrainConfig:
     """Learning-rate shape after warm-up: constant, or decayed to `lr_final_fraction`·lr at the last step."""
     lr_final_fraction: float = 0.05
     """Final learning rate as a fraction of `lr` when decaying, in [0, 1]."""
-    l1_warmup_steps: int = 0
+    l1_warmup_steps: int = 300
     """Linear ramp of α from 0 to its value over this many steps (0: the full α from the start). ≥ 0."""
     project_decoder_grad: bool = True
     """Remove from each decoder row's gradient its component along the row before the optimiser step, g ← g − (g·w)w
