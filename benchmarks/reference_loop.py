@@ -40,7 +40,7 @@ class RefSettings:
     batch: int = 64
     lr: float = 1e-2
     warmup: int = 50
-    steps: int = 3000  # the cosine schedule's length
+    steps: int = 4000  # the cosine schedule's length
     final_fraction: float = 0.05
     beta2: float = 0.99
     l1_warmup: int = 300
