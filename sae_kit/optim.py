@@ -17,7 +17,7 @@ from torch import nn
 
 from sae_kit.checkpoint import load_optimizer_state_tensors, optimizer_state_tensors
 
-__all__ = ["SAEOptimizer", "OptimizerName"]
+__all__ = ["SAEOptimizer", "OptimizerName", "project_decoder_grad_"]
 
 OptimizerName = Literal["adam", "muon"]
 
@@ -108,3 +108,12 @@ class SAEOptimizer:
         for v in self.adam.state.get(p, {}).values():
             if torch.is_tensor(v) and v.shape == p.shape:  # the moments (not the step counter)
                 v[mask] = 0
+
+
+@torch.no_grad()
+def project_decoder_grad_(sae: nn.Module) -> None:
+    """g_j ← g_j − (g_j · w_j) w_j for every decoder row w_j (unit norm): the part of the gradient along the row
+    only changes the row's length, which `normalize_decoder_` undoes, but it would still feed Adam's moments."""
+    W, g = sae.W_dec, sae.W_dec.grad  # [inst, d_sae, d]
+    if g is not None:
+        g.sub_((g * W).sum(dim=-1, keepdim=True) * W)

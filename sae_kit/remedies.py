@@ -26,7 +26,7 @@ from sae_kit._util import eval_mode
 from sae_kit.optim import SAEOptimizer
 from sae_kit.sae import SAE
 
-__all__ = ["resample_dead_", "resample_to_worst_", "keep_worst_", "density_counts"]
+__all__ = ["resample_dead_", "resample_to_worst_", "keep_worst_", "worst_pool", "density_counts"]
 
 
 @torch.no_grad()
@@ -67,6 +67,12 @@ def resample_dead_(sae: SAE, opt: SAEOptimizer | None, x: torch.Tensor, dead: to
         for name in ("W_enc", "W_dec", "b_enc"):
             opt.reset_rows_(name, dead)
     return counts
+
+
+def worst_pool(n_inst: int, pool: int, d: int, device: torch.device) -> dict[str, torch.Tensor]:
+    """An empty pool for `keep_worst_`: worst [inst, pool, d] residuals and their worst_loss ‖e‖² [inst, pool] (−inf)."""
+    return {"worst": torch.zeros(n_inst, pool, d, device=device),
+            "worst_loss": torch.full((n_inst, pool), -torch.inf, device=device)}
 
 
 @torch.no_grad()

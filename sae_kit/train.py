@@ -19,24 +19,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from sae_kit._util import derive_seed, eval_mode, progress, resolve_device, resolve_matmul_dtype, same_device
 from sae_kit.architectures import BatchTopKSAE
-from sae_kit.checkpoint import load_run, save_run
+from sae_kit.checkpoint import save_run
 from sae_kit.dictionary_init import data_dictionary, init_dictionary_, pca_dictionary
-from sae_kit.history import EvalHistory, LossHistory, MCSHistory, MMCSHistory, TrainResult
+from sae_kit.history import TrainResult
 from sae_kit.metrics import dead_latents, fraction_variance_explained, mcs, mmcs
-from sae_kit.optim import SAEOptimizer
-from sae_kit.remedies import density_counts, keep_worst_, resample_dead_, resample_to_worst_
+from sae_kit.optim import SAEOptimizer, project_decoder_grad_
+from sae_kit.remedies import density_counts, keep_worst_, resample_dead_, resample_to_worst_, worst_pool
 from sae_kit.sae import SAE, SAEConfig, SAEOutput
 from sae_kit.toy_data import DataSource
-from sae_kit.train_config import TrainConfig, report_train_config
+from sae_kit.train_config import TrainConfig, mmcs_train_config, report_train_config
+from sae_kit.train_resume import resume, run_signature
 
-__all__ = ["TrainConfig", "TrainResult", "train_sae", "training_step", "evaluate", "report_train_config"]
+__all__ = ["TrainConfig", "TrainResult", "train_sae", "training_step", "evaluate", "report_train_config", "mmcs_train_config"]
 
 
 class Batches:
@@ -100,7 +101,7 @@ def train_sae(
     """
     cfg = cfg or TrainConfig()
     run = _start(data, sae_cfg, cfg, ground_truth, eval_data, init_dictionary)
-    if cfg.checkpoint_dir is not None and _resume(run):  # a finished run loads instead of training again
+    if cfg.checkpoint_dir is not None and resume(run):  # a finished run loads instead of training again
         run.sae.l1_coeff.copy_(run.alpha)
         run.res.steps_done = run.step
         run.sae.eval()
@@ -143,15 +144,6 @@ def training_step(run: Run) -> SAEOutput:
     if isinstance(sae, BatchTopKSAE):
         sae.update_threshold_(out.codes)  # its evaluation threshold follows the smallest kept activation
     return out
-
-
-@torch.no_grad()
-def project_decoder_grad_(sae: SAE) -> None:
-    """g_j ← g_j − (g_j · w_j) w_j for every decoder row w_j (unit norm): the part of the gradient along the row
-    only changes the row's length, which `normalize_decoder_` undoes, but it would still feed Adam's moments."""
-    W, g = sae.W_dec, sae.W_dec.grad  # [inst, d_sae, d]
-    if g is not None:
-        g.sub_((g * W).sum(dim=-1, keepdim=True) * W)
 
 
 # ---- hooks: hook(run, out) after each step (run.step already counts it); True stops the run
@@ -251,10 +243,10 @@ def save_checkpoint(run: Run, out: SAEOutput | None, finished: bool = False) -> 
             "first_reached_min_mcs": res.first_reached_min_mcs,
             "resampled": res.resampled, "history": dict(res.history), "mmcs_history": dict(res.mmcs_history),
             "eval_history": dict(res.eval_history), "mcs_history": dict(res.mcs_history)}
-    save_run(Path(run.cfg.checkpoint_dir), run.step, _run_signature(run.sae.cfg, run.cfg), run.sae, "sae",
+    save_run(Path(run.cfg.checkpoint_dir), run.step, run_signature(run.sae.cfg, run.cfg), run.sae, "sae",
              run.opt.state_tensors(), {"rng.data": run.batches.g},
-             {"log.window": run.window, "log.fire_counts": run.fire_counts, "log.worst": run.worst,
-              "log.worst_loss": run.worst_loss}, meta)
+             {"log.window": run.window, "log.fire_counts": run.fire_counts,
+              **({"log.worst": run.worst, "log.worst_loss": run.worst_loss} if run.worst is not None else {})}, meta)
     return False
 
 
@@ -309,8 +301,8 @@ def _start(data: DataSource | torch.Tensor, sae_cfg: SAEConfig, cfg: TrainConfig
                ground_truth=ground_truth.to(device) if ground_truth is not None else None,
                window=torch.zeros(3, sae_cfg.n_inst, device=device),
                fire_counts=torch.zeros(sae_cfg.n_inst, sae_cfg.d_sae + 1, device=device),
-               worst=torch.zeros(sae_cfg.n_inst, cfg.resample_pool, sae_cfg.d, device=device),
-               worst_loss=torch.full((sae_cfg.n_inst, cfg.resample_pool), -torch.inf, device=device))
+               **(worst_pool(sae_cfg.n_inst, cfg.resample_pool, sae_cfg.d, device)
+                  if cfg.resample_every and cfg.resample_from == "worst" else {}))
 
 
 def _check_data(data: DataSource | torch.Tensor, sae_cfg: SAEConfig, cfg: TrainConfig, ground_truth: torch.Tensor | None,
@@ -382,44 +374,3 @@ def _check_finite(total: torch.Tensor, losses: torch.Tensor, step: int, lr: floa
             f"loss became {total.item()} at step {step} (instances {torch.nonzero(~torch.isfinite(losses)).flatten().tolist()}); "
             f"likely causes: learning rate too high (lr={lr:g}), an extreme l1_coeff, or NaN/inf in the data"
         )
-
-
-# ---- checkpoints
-def _run_signature(sae_cfg: SAEConfig, cfg: TrainConfig) -> dict:
-    """What must match for a checkpoint to be resumed (everything but bookkeeping fields)."""
-    t = {k: v for k, v in asdict(cfg).items() if k not in ("checkpoint_dir", "checkpoint_every", "progress", "device")}
-    if not t["record_mcs"]:
-        del t["record_mcs"]  # checkpoints written before the option existed still resume
-    # the dtype the products actually ran in ("auto" resolves per machine); float32 is left out, so checkpoints
-    # written before the option existed (all float32) still resume
-    if resolve_matmul_dtype(cfg.matmul_dtype, resolve_device(cfg.device)) is None:
-        del t["matmul_dtype"]
-    else:
-        t["matmul_dtype"] = "bfloat16"
-    return {"sae": sae_cfg.to_dict(), "train": t}
-
-
-def _resume(run: Run) -> bool:
-    """Load a checkpoint (if the folder holds one) into the run; returns whether that run had finished."""
-    hint = (" (a checkpoint from float32 products, on a machine or kit version without bfloat16 training, loads with "
-            "TrainConfig(matmul_dtype='float32'))")
-    loaded = load_run(Path(run.cfg.checkpoint_dir), _run_signature(run.sae.cfg, run.cfg), run.sae, "sae",
-                      {"rng.data": run.batches.g}, hint)
-    if loaded is None:
-        return False
-    opt_tensors, meta = loaded
-    run.opt.load_state_tensors(opt_tensors)
-    res = run.res
-    res.history, res.mmcs_history = LossHistory.from_lists(meta["history"]), MMCSHistory.from_lists(meta["mmcs_history"])
-    res.eval_history, res.mcs_history = EvalHistory.from_lists(meta["eval_history"]), MCSHistory.from_lists(meta.get("mcs_history", {}))
-    if res.eval_history.step is not None and res.eval_history.samples is None:  # written before evals recorded samples
-        res.eval_history.samples = res.eval_history.step * run.cfg.batch_size
-    res.first_reached, res.resampled, res.seconds = meta["first_reached"], meta.get("resampled", []), meta["seconds"]
-    res.first_reached_min_mcs = meta.get("first_reached_min_mcs", res.first_reached_min_mcs)
-    run.window.copy_(meta["tensors"]["log.window"])
-    run.fire_counts.copy_(meta["tensors"]["log.fire_counts"])
-    if "log.worst" in meta["tensors"]:  # written before resampling kept the worst residuals: an empty pool
-        run.worst.copy_(meta["tensors"]["log.worst"])
-        run.worst_loss.copy_(meta["tensors"]["log.worst_loss"])
-    run.step, run.n_window = int(meta["step"]), int(meta["n_window"])
-    return bool(meta["finished"])

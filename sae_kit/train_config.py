@@ -11,7 +11,7 @@ from sae_kit._util import check_positive_int, check_range, resolve_device
 from sae_kit.optim import OptimizerName
 from sae_kit.schedule import DECAYS, Decay, lr_at
 
-__all__ = ["TrainConfig", "report_train_config"]
+__all__ = ["TrainConfig", "report_train_config", "mmcs_train_config"]
 
 
 @dataclass
@@ -167,3 +167,11 @@ def report_train_config(**overrides) -> TrainConfig:
     return TrainConfig(**{**base, **overrides})
 
 
+
+
+def mmcs_train_config(**overrides) -> TrainConfig:
+    """The kit's former defaults, tuned for MMCS ≥ 0.99 alone: 3,000 steps of 256 with the same lr schedule, α from
+    the start, Adam β₂ 0.999, the plain decoder gradient, no resampling (when asked for, Bricken et al.'s)."""
+    base = dict(steps=3000, batch_size=256, l1_warmup_steps=0, adam_beta2=0.999, project_decoder_grad=False,
+                resample_every=0, resample_after=None, resample_from="fresh", resample_pool=4096, resample_target="input")
+    return TrainConfig(**{**base, **overrides})
