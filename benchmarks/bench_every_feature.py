@@ -44,6 +44,7 @@ def kit_run(data: sk.ToyData, sae_cfg: sk.SAEConfig, cfg: sk.TrainConfig) -> dic
     h = r.mmcs_history
     at = {int(s): float(t) for s, t in zip(h.samples, h.seconds)}
     mm, al = r.first_reached[0], r.first_reached_min_mcs[0]
+    al = None if mm is None or al is None else max(mm, al)  # every feature found: both criteria hold
     return {"mmcs_samples": mm, "mmcs_seconds": at.get(mm), "all_samples": al, "all_seconds": at.get(al),
             "final_mmcs": float(h.mmcs[-1, 0]), "final_min": float(h.min_mcs[-1, 0]), "n_below": int(h.n_below[-1, 0]),
             "steps_done": r.steps_done, "seconds": r.seconds}
