@@ -94,7 +94,7 @@ from sae_kit.stacked import ResidualSource, StackedResult, StackedSAE, train_sta
 from sae_kit.sweep import GridResult, goldilocks_zone, report_alphas, report_sizes, train_grid
 from sae_kit.tms import TMSConfig, TMSData, TMSResult, check_superposition, train_tms
 from sae_kit.toy_data import DataSource, ToyData, ToyDataConfig, activation_probabilities, toy_data_stats
-from sae_kit.train import TrainConfig, TrainResult, evaluate, report_train_config, train_sae, training_step
+from sae_kit.train import TrainConfig, TrainResult, evaluate, mmcs_train_config, report_train_config, train_sae, training_step
 from sae_kit.undertraining import LengthSweepResult, length_sweep
 
 __version__ = "0.1.0"
@@ -106,7 +106,7 @@ __all__ = [
     "History", "LossHistory", "MMCSHistory", "MCSHistory", "EvalHistory",
     "Recipe", "RecipeResult", "compare_recipes", "samples_to_mmcs", "frontier_gap", "recommend", "make_dictionary", "INITS",
     "data_dictionary", "pca_dictionary", "weight_dictionary", "init_dictionary_",
-    "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config",
+    "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config", "mmcs_train_config",
     "GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone", "plots", "report", "claims",
     "sae_training_claims", "toolbox_claims", "stacked_claim", "tms_claims", "ratio_claims", "widgets", "figures_png",
     "explore", "explorer_plots", "profiles", "notebook_profile", "absorption_rows",

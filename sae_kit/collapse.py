@@ -35,7 +35,7 @@ from sae_kit._util import check_positive_int, check_range
 from sae_kit.sae import SAEConfig
 from sae_kit.sweep import GridResult, train_grid
 from sae_kit.toy_data import ToyData, ToyDataConfig
-from sae_kit.train import TrainConfig
+from sae_kit.train import mmcs_train_config
 
 __all__ = ["collapse_alpha", "PowerLawFit", "fit_power_law", "CollapseConfig", "CollapseResult", "run_collapse",
            "collapse_claim"]
@@ -190,7 +190,7 @@ def run_collapse(cfg: CollapseConfig) -> CollapseResult:
         for seed in range(cfg.seeds):
             data = ToyData(ToyDataConfig(n_features=cfg.n_features, d=cfg.d, avg_active=cfg.avg_active, decay=1.0,
                                          seed=seed, device=cfg.device))
-            train = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, seed=seed, device=cfg.device,
+            train = mmcs_train_config(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, seed=seed, device=cfg.device,
                                 progress=False, eval_every=cfg.steps, mmcs_every=cfg.steps, matmul_dtype="float32")
             sae = SAEConfig(d=cfg.d, d_sae=cfg.d_sae_values[0], l1_convention=conv, seed=seed)
             grid = train_grid(data, list(cfg.d_sae_values), alphas, train, sae)

@@ -29,7 +29,7 @@ from sae_kit.metrics import mcs
 from sae_kit.sae import SAEConfig
 from sae_kit.tms import TMSConfig, TMSData, train_tms
 from sae_kit.toy_data import ToyData, ToyDataConfig
-from sae_kit.train import TrainConfig, train_sae
+from sae_kit.train import mmcs_train_config, train_sae
 
 __all__ = ["TMSRun", "tms_run", "RatioSnapshot", "ratio_snapshot", "warm_ratio_snapshots", "SAEToySnapshot", "sae_toy_snapshot",
            "LatentDashboards", "HeadAttribution", "RATIO_PLACEMENTS", "MAX_EXPLORER_FEATURES"]
@@ -143,7 +143,7 @@ def ratio_snapshot(ratio: float, d: int, avg_active: float, placement: str, seed
     stats = interference_stats(f.T)
     alphas = [a * n / 16 for a in _RATIO_ALPHAS]
     run = train_sae(data, SAEConfig(d=d, d_sae=n, l1_coeff=alphas, seed=seed),
-                    TrainConfig(steps=sae_steps, batch_size=256, seed=seed, device="cpu", progress=False,
+                    mmcs_train_config(steps=sae_steps, batch_size=256, seed=seed, device="cpu", progress=False,
                                 eval_every=sae_steps, mmcs_every=sae_steps, log_every=sae_steps))
     per_alpha = mcs(f, run.sae.dictionary)  # [inst, feat]
     best = int(per_alpha.mean(dim=1).argmax())
@@ -208,7 +208,7 @@ def sae_toy_snapshot(alpha: float, d_sae: int, n_features: int = 6, d: int = 2, 
         raise ValueError(f"d_sae must be ≤ 64 for a readable drawing, got {d_sae}")
     data = ToyData(ToyDataConfig(n_features=n_features, d=d, avg_active=avg_active, decay=1.0, seed=seed, device="cpu"))
     run = train_sae(data, SAEConfig(d=d, d_sae=d_sae, l1_coeff=alpha, seed=seed),
-                    TrainConfig(steps=steps, batch_size=256, seed=seed, device="cpu", progress=False, eval_every=steps,
+                    mmcs_train_config(steps=steps, batch_size=256, seed=seed, device="cpu", progress=False, eval_every=steps,
                                 mmcs_every=steps, log_every=steps, n_eval=2048))
     x, _ = data.sample(2048, generator=torch.Generator().manual_seed(seed + 7))
     with torch.no_grad():

@@ -114,6 +114,10 @@ class MMCSHistory(History):
     """[rec] wall time since training started."""
     mmcs: torch.Tensor | None = None
     """[rec, inst]"""
+    min_mcs: torch.Tensor | None = None
+    """[rec, inst] the worst-found feature's MCS: every feature is found once it reaches `TrainConfig.found_mcs`."""
+    n_below: torch.Tensor | None = None
+    """[rec, inst] features with MCS < `TrainConfig.found_mcs` (not yet found)."""
 
 
 @dataclass(eq=False, repr=False)
@@ -162,6 +166,9 @@ class TrainResult:
     """Per resampling: [step, latents resampled in each instance…]."""
     first_reached: list[int | None] = field(default_factory=list)
     """Per instance: samples seen when MMCS first reached `stop_at_mmcs` (None if not reached or not asked)."""
+    first_reached_min_mcs: list[int | None] = field(default_factory=list)
+    """Per instance: samples seen when min MCS first reached `stop_at_min_mcs`, every feature found (None if not
+    reached or not asked)."""
     seconds: float = 0.0
     """Wall time spent training (summed over resumed parts)."""
     steps_done: int = 0

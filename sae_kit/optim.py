@@ -17,7 +17,7 @@ from torch import nn
 
 from sae_kit.checkpoint import load_optimizer_state_tensors, optimizer_state_tensors
 
-__all__ = ["SAEOptimizer", "OptimizerName"]
+__all__ = ["SAEOptimizer", "OptimizerName", "project_decoder_grad_"]
 
 OptimizerName = Literal["adam", "muon"]
 
@@ -25,11 +25,12 @@ OptimizerName = Literal["adam", "muon"]
 class SAEOptimizer:
     """One object the training loop steps: Adam (fused where available), or torch's Muon on every instance's matrices.
 
-    Learning rates follow one schedule: `set_lr(scale)` sets Adam's lr to `lr · scale` and Muon's to `muon_lr · scale`.
+    betas: Adam's (β₁, β₂) (`TrainConfig.adam_beta2` sets β₂). Learning rates follow one schedule: `set_lr(scale)`
+    sets Adam's lr to `lr · scale` and Muon's to `muon_lr · scale`.
     """
 
     def __init__(self, model: nn.Module, name: OptimizerName, lr: float, muon_lr: float = 2e-3, muon_momentum: float = 0.95,
-                 muon_weight_decay: float = 0.0) -> None:
+                 muon_weight_decay: float = 0.0, betas: tuple[float, float] = (0.9, 0.999)) -> None:
         if name not in ("adam", "muon"):
             raise ValueError(f"optimizer must be 'adam' or 'muon', got {name!r}")
         self.name, self.lr, self.muon_lr = name, lr, muon_lr
@@ -46,7 +47,7 @@ class SAEOptimizer:
             flat = [v for vs in self.views.values() for v in vs]
             self.muon = torch.optim.Muon(flat, lr=muon_lr, momentum=muon_momentum, weight_decay=muon_weight_decay)
         rest = [p for n, p in params.items() if n not in self.matrices]
-        self.adam = torch.optim.Adam(rest, lr=lr, fused=fused) if rest else None
+        self.adam = torch.optim.Adam(rest, lr=lr, betas=betas, fused=fused) if rest else None
         self._names = {id(p): n for n, p in params.items()}
 
     def set_lr(self, scale: float) -> None:
@@ -107,3 +108,12 @@ class SAEOptimizer:
         for v in self.adam.state.get(p, {}).values():
             if torch.is_tensor(v) and v.shape == p.shape:  # the moments (not the step counter)
                 v[mask] = 0
+
+
+@torch.no_grad()
+def project_decoder_grad_(sae: nn.Module) -> None:
+    """g_j ← g_j − (g_j · w_j) w_j for every decoder row w_j (unit norm): the part of the gradient along the row
+    only changes the row's length, which `normalize_decoder_` undoes, but it would still feed Adam's moments."""
+    W, g = sae.W_dec, sae.W_dec.grad  # [inst, d_sae, d]
+    if g is not None:
+        g.sub_((g * W).sum(dim=-1, keepdim=True) * W)

@@ -25,7 +25,7 @@ from sae_kit.metrics import mmcs
 from sae_kit.sae import SAEConfig
 from sae_kit.tms import TMSConfig, TMSData, train_tms
 from sae_kit.toy_data import ToyData, ToyDataConfig
-from sae_kit.train import TrainConfig, train_sae
+from sae_kit.train import mmcs_train_config, train_sae
 
 __all__ = ["RatioSweepConfig", "RatioSweepResult", "ratio_sweep", "placement_stats", "PLACEMENTS"]
 
@@ -153,7 +153,7 @@ def ratio_sweep(cfg: RatioSweepConfig, progress: bool = False) -> RatioSweepResu
             res.stats[name].append(placement_stats(data.features))
             d_sae = max(1, round(cfg.sae_ratio * n))
             sae_cfg = SAEConfig(d=cfg.d, d_sae=d_sae, l1_coeff=cfg.l1_coeffs(d_sae), seed=cfg.seed)
-            run = train_sae(data, sae_cfg, TrainConfig(steps=cfg.sae_steps, batch_size=cfg.batch_size, seed=cfg.seed,
+            run = train_sae(data, sae_cfg, mmcs_train_config(steps=cfg.sae_steps, batch_size=cfg.batch_size, seed=cfg.seed,
                                                         device="cpu", progress=progress, eval_every=cfg.sae_steps,
                                                         mmcs_every=cfg.sae_steps))
             m = run.final("mmcs")

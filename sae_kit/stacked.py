@@ -120,8 +120,9 @@ def train_stacked(data: DataSource | torch.Tensor, stage_cfgs: Sequence[SAEConfi
 
     stage_cfgs: one `SAEConfig` per stage (e.g. TopK with k = 8, then k = 4), all with the data's d and one n_inst.
     cfg: the training settings of every stage; each stage gets its own data seed (cfg.seed + stage index), and with a
-    checkpoint_dir each stage checkpoints (and resumes) in its own sub-folder stage_0, stage_1, … . Resampling dead
-    latents draws inputs of the stage's own data, so it is not offered here (resample_every must be 0).
+    checkpoint_dir each stage checkpoints (and resumes) in its own sub-folder stage_0, stage_1, … . Resampling on the
+    worst residuals of a stage's own training inputs (the default `resample_from="worst"`) works here; resampling on
+    fresh draws (`resample_from="fresh"`) would draw the data rather than the stage's residuals, so it is not offered.
     """
     cfg = cfg or TrainConfig()
     stage_cfgs = list(stage_cfgs)
@@ -143,8 +144,9 @@ def train_stacked(data: DataSource | torch.Tensor, stage_cfgs: Sequence[SAEConfi
             raise ValueError(f"stage_cfgs[{i}].d={c.d} does not match the data dimension d={d_data}")
         if c.n_inst != stage_cfgs[0].n_inst:
             raise ValueError(f"stage_cfgs[{i}].n_inst={c.n_inst}; every stage needs the first stage's n_inst={stage_cfgs[0].n_inst}")
-    if cfg.resample_every:
-        raise ValueError(f"resample_every must be 0 for stacked training, got {cfg.resample_every}")
+    if cfg.resample_every and cfg.resample_from == "fresh":
+        raise ValueError(f"resample_every must be 0 for stacked training with resample_from='fresh', got {cfg.resample_every}"
+                         " (resample_from='worst' resamples on the stage's own residuals)")
     stages: list[SAE] = []
     results: list[TrainResult] = []
     r_train, r_eval = data, eval_data  # fixed tensor: what the stages so far left, [n, d] and [n_eval, d]

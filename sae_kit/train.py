@@ -19,24 +19,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from sae_kit._util import derive_seed, eval_mode, progress, resolve_device, resolve_matmul_dtype, same_device
 from sae_kit.architectures import BatchTopKSAE
-from sae_kit.checkpoint import load_run, save_run
+from sae_kit.checkpoint import save_run
 from sae_kit.dictionary_init import data_dictionary, init_dictionary_, pca_dictionary
-from sae_kit.history import EvalHistory, LossHistory, MCSHistory, MMCSHistory, TrainResult
+from sae_kit.history import TrainResult
 from sae_kit.metrics import dead_latents, fraction_variance_explained, mcs, mmcs
-from sae_kit.optim import SAEOptimizer
-from sae_kit.remedies import density_counts, resample_dead_
+from sae_kit.optim import SAEOptimizer, project_decoder_grad_
+from sae_kit.remedies import density_counts, keep_worst_, resample_dead_, resample_to_worst_, worst_pool
 from sae_kit.sae import SAE, SAEConfig, SAEOutput
 from sae_kit.toy_data import DataSource
-from sae_kit.train_config import TrainConfig, report_train_config
+from sae_kit.train_config import TrainConfig, mmcs_train_config, report_train_config
+from sae_kit.train_resume import resume, run_signature
 
-__all__ = ["TrainConfig", "TrainResult", "train_sae", "training_step", "evaluate", "report_train_config"]
+__all__ = ["TrainConfig", "TrainResult", "train_sae", "training_step", "evaluate", "report_train_config", "mmcs_train_config"]
 
 
 class Batches:
@@ -72,6 +73,9 @@ class Run:
     window: torch.Tensor | None = None  # [3, inst] mse, l1, loss summed over the open log window
     n_window: int = 0  # steps in the open log window
     fire_counts: torch.Tensor | None = None  # [inst, d_sae + 1] firings per latent and samples, since the last eval
+    x: torch.Tensor | None = None  # the step's input batch [batch, d]
+    worst: torch.Tensor | None = None  # [inst, resample_pool, d] residuals of the worst-reconstructed recent inputs
+    worst_loss: torch.Tensor | None = None  # [inst, resample_pool] their ‖x − x̂‖² (−inf: empty)
     bar: object = None
     started: float = field(default_factory=time.perf_counter)
     seconds_before: float = 0.0  # wall time of the parts before a resume
@@ -97,7 +101,7 @@ def train_sae(
     """
     cfg = cfg or TrainConfig()
     run = _start(data, sae_cfg, cfg, ground_truth, eval_data, init_dictionary)
-    if cfg.checkpoint_dir is not None and _resume(run):  # a finished run loads instead of training again
+    if cfg.checkpoint_dir is not None and resume(run):  # a finished run loads instead of training again
         run.sae.l1_coeff.copy_(run.alpha)
         run.res.steps_done = run.step
         run.sae.eval()
@@ -127,11 +131,14 @@ def training_step(run: Run) -> SAEOutput:
     lr = cfg.lr_at(step)
     run.opt.set_lr(lr / cfg.lr)  # warm-up and decay (sae_kit.schedule), for Adam and Muon alike
     sae.l1_coeff.copy_(run.alpha * cfg.l1_scale_at(step))  # α ramped in over l1_warmup_steps
-    out = sae(run.batches.next(), with_l0=_logs_at(cfg, step + 1), matmul_dtype=run.matmul_dtype)
+    run.x = run.batches.next()
+    out = sae(run.x, with_l0=_logs_at(cfg, step + 1), matmul_dtype=run.matmul_dtype)
     total = out.loss.sum()  # instances share no parameters: the sum trains each on its own loss
     _check_finite(total, out.loss, step, lr)
     run.opt.zero_grad()
     total.backward()
+    if cfg.project_decoder_grad:
+        project_decoder_grad_(sae)
     run.opt.step()
     sae.normalize_decoder_()  # unit dictionary rows, so the L1 penalty cannot be dodged by scaling
     if isinstance(sae, BatchTopKSAE):
@@ -164,12 +171,20 @@ def track_firing(run: Run, out: SAEOutput) -> bool:
 
 
 def resample(run: Run, out: SAEOutput) -> bool:
-    """Every `resample_every` steps but in the last such period: restart dead latents (`sae_kit.remedies`)."""
-    every, step = run.cfg.resample_every, run.step
-    if step % every == 0 and step < run.cfg.steps - every:
-        counts = resample_dead_(run.sae, run.opt, run.batches.next(run.cfg.resample_pool), run.sae.dead_mask(),
-                                run.batches.g, target=run.cfg.resample_target)
-        run.res.resampled.append([step, *counts])
+    """Keep the worst-reconstructed training inputs' residuals (with `resample_from="worst"`); every `resample_every`
+    steps but in the last such period, restart the latents silent for `resample_after` samples (`sae_kit.remedies`)."""
+    cfg, step, sae = run.cfg, run.step, run.sae
+    if cfg.resample_from == "worst":
+        keep_worst_(run.worst, run.worst_loss, run.x - out.x_hat.detach())
+    if step % cfg.resample_every or step >= cfg.steps - cfg.resample_every:
+        return False
+    silent = sae.dead_mask() if cfg.resample_after is None else sae.since_fired >= cfg.resample_after
+    if cfg.resample_from == "worst":
+        counts = resample_to_worst_(sae, run.opt, silent, run.worst, run.worst_loss, cfg.resample_encoder_scale)
+    else:
+        counts = resample_dead_(sae, run.opt, run.batches.next(cfg.resample_pool), silent, run.batches.g,
+                                encoder_scale=cfg.resample_encoder_scale, target=cfg.resample_target)
+    run.res.resampled.append([step, *counts])
     return False
 
 
@@ -188,22 +203,27 @@ def log_losses(run: Run, out: SAEOutput) -> bool:
 
 
 def track_mmcs(run: Run, out: SAEOutput) -> bool:
-    """Every `mmcs_every` steps: MMCS (and with `record_mcs` each feature's MCS); stop once every instance has
-    reached `stop_at_mmcs`."""
+    """Every `mmcs_every` steps: MMCS, the worst feature's MCS and how many are below `found_mcs` (with `record_mcs`
+    each feature's MCS); stop once every instance has reached `stop_at_mmcs` and `stop_at_min_mcs` (those set)."""
     cfg, res = run.cfg, run.res
     if run.step % cfg.mmcs_every and run.step != cfg.steps:
         return False
     per_feature = mcs(run.ground_truth, run.sae.dictionary)  # [inst, feat]
-    values = per_feature.mean(dim=-1)  # [inst]
+    values, worst = per_feature.mean(dim=-1), per_feature.amin(dim=-1)  # [inst]
     if cfg.record_mcs:
         res.mcs_history.append(**_when(run), mcs=per_feature)
-    res.mmcs_history.append(**_when(run), seconds=run.elapsed(), mmcs=values)
-    if cfg.stop_at_mmcs is None:
-        return False
-    for i, v in enumerate(values.tolist()):
-        if res.first_reached[i] is None and v >= cfg.stop_at_mmcs:
-            res.first_reached[i] = run.step * cfg.batch_size
-    return all(r is not None for r in res.first_reached)
+    res.mmcs_history.append(**_when(run), seconds=run.elapsed(), mmcs=values, min_mcs=worst,
+                            n_below=(per_feature < cfg.found_mcs).sum(dim=-1))
+    done = True
+    for target, reached, now in ((cfg.stop_at_mmcs, res.first_reached, values),
+                                 (cfg.stop_at_min_mcs, res.first_reached_min_mcs, worst)):
+        if target is None:
+            continue
+        for i, v in enumerate(now.tolist()):
+            if reached[i] is None and v >= target:
+                reached[i] = run.step * cfg.batch_size
+        done = done and all(r is not None for r in reached)
+    return done and (cfg.stop_at_mmcs, cfg.stop_at_min_mcs) != (None, None)
 
 
 def evaluate_held_out(run: Run, out: SAEOutput) -> bool:
@@ -220,11 +240,13 @@ def save_checkpoint(run: Run, out: SAEOutput | None, finished: bool = False) -> 
     res = run.res
     res.seconds = run.elapsed()
     meta = {"n_window": run.n_window, "finished": finished, "seconds": res.seconds, "first_reached": res.first_reached,
+            "first_reached_min_mcs": res.first_reached_min_mcs,
             "resampled": res.resampled, "history": dict(res.history), "mmcs_history": dict(res.mmcs_history),
             "eval_history": dict(res.eval_history), "mcs_history": dict(res.mcs_history)}
-    save_run(Path(run.cfg.checkpoint_dir), run.step, _run_signature(run.sae.cfg, run.cfg), run.sae, "sae",
+    save_run(Path(run.cfg.checkpoint_dir), run.step, run_signature(run.sae.cfg, run.cfg), run.sae, "sae",
              run.opt.state_tensors(), {"rng.data": run.batches.g},
-             {"log.window": run.window, "log.fire_counts": run.fire_counts}, meta)
+             {"log.window": run.window, "log.fire_counts": run.fire_counts,
+              **({"log.worst": run.worst, "log.worst_loss": run.worst_loss} if run.worst is not None else {})}, meta)
     return False
 
 
@@ -264,7 +286,7 @@ def _start(data: DataSource | torch.Tensor, sae_cfg: SAEConfig, cfg: TrainConfig
         init_dictionary = make(x_init, sae_cfg.d_sae, g_cpu)
     if init_dictionary is not None:
         init_dictionary_(sae, init_dictionary)
-    opt = SAEOptimizer(sae, cfg.optimizer, cfg.lr, cfg.muon_lr)  # Adam fused: all parameters in one pass
+    opt = SAEOptimizer(sae, cfg.optimizer, cfg.lr, cfg.muon_lr, betas=(0.9, cfg.adam_beta2))  # Adam fused: all parameters in one pass
     g = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "train-data"))
     if eval_data is None:
         g_eval = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "held-out"))
@@ -272,13 +294,15 @@ def _start(data: DataSource | torch.Tensor, sae_cfg: SAEConfig, cfg: TrainConfig
             eval_data = data.sample(cfg.n_eval, g_eval)[0]
         else:
             eval_data = data[torch.randperm(data.shape[0], generator=g_eval, device=device)[: cfg.n_eval].to(data.device)]
-    res = TrainResult(sae=sae, first_reached=[None] * sae_cfg.n_inst,
+    res = TrainResult(sae=sae, first_reached=[None] * sae_cfg.n_inst, first_reached_min_mcs=[None] * sae_cfg.n_inst,
                       matmul_dtype="float32" if matmul_dtype is None else str(matmul_dtype).removeprefix("torch."))
     return Run(sae=sae, opt=opt, cfg=cfg, batches=Batches(data, cfg.batch_size, g, device), res=res,
                alpha=sae.l1_coeff.clone(), matmul_dtype=matmul_dtype, eval_data=eval_data.to(device),
                ground_truth=ground_truth.to(device) if ground_truth is not None else None,
                window=torch.zeros(3, sae_cfg.n_inst, device=device),
-               fire_counts=torch.zeros(sae_cfg.n_inst, sae_cfg.d_sae + 1, device=device))
+               fire_counts=torch.zeros(sae_cfg.n_inst, sae_cfg.d_sae + 1, device=device),
+               **(worst_pool(sae_cfg.n_inst, cfg.resample_pool, sae_cfg.d, device)
+                  if cfg.resample_every and cfg.resample_from == "worst" else {}))
 
 
 def _check_data(data: DataSource | torch.Tensor, sae_cfg: SAEConfig, cfg: TrainConfig, ground_truth: torch.Tensor | None,
@@ -300,8 +324,9 @@ def _check_data(data: DataSource | torch.Tensor, sae_cfg: SAEConfig, cfg: TrainC
         raise ValueError(f"SAEConfig.d={sae_cfg.d} does not match the data dimension d={d_data}")
     if ground_truth is not None and ground_truth.shape[-1] != sae_cfg.d:
         raise ValueError(f"ground_truth has d={ground_truth.shape[-1]}, SAEConfig.d={sae_cfg.d}")
-    if cfg.stop_at_mmcs is not None and ground_truth is None:
-        raise ValueError("stop_at_mmcs needs a ground truth (ToyData or ground_truth=)")
+    for name in ("stop_at_mmcs", "stop_at_min_mcs"):
+        if getattr(cfg, name) is not None and ground_truth is None:
+            raise ValueError(f"{name} needs a ground truth (ToyData or ground_truth=)")
     return ground_truth
 
 
@@ -349,40 +374,3 @@ def _check_finite(total: torch.Tensor, losses: torch.Tensor, step: int, lr: floa
             f"loss became {total.item()} at step {step} (instances {torch.nonzero(~torch.isfinite(losses)).flatten().tolist()}); "
             f"likely causes: learning rate too high (lr={lr:g}), an extreme l1_coeff, or NaN/inf in the data"
         )
-
-
-# ---- checkpoints
-def _run_signature(sae_cfg: SAEConfig, cfg: TrainConfig) -> dict:
-    """What must match for a checkpoint to be resumed (everything but bookkeeping fields)."""
-    t = {k: v for k, v in asdict(cfg).items() if k not in ("checkpoint_dir", "checkpoint_every", "progress", "device")}
-    if not t["record_mcs"]:
-        del t["record_mcs"]  # checkpoints written before the option existed still resume
-    # the dtype the products actually ran in ("auto" resolves per machine); float32 is left out, so checkpoints
-    # written before the option existed (all float32) still resume
-    if resolve_matmul_dtype(cfg.matmul_dtype, resolve_device(cfg.device)) is None:
-        del t["matmul_dtype"]
-    else:
-        t["matmul_dtype"] = "bfloat16"
-    return {"sae": sae_cfg.to_dict(), "train": t}
-
-
-def _resume(run: Run) -> bool:
-    """Load a checkpoint (if the folder holds one) into the run; returns whether that run had finished."""
-    hint = (" (a checkpoint from float32 products, on a machine or kit version without bfloat16 training, loads with "
-            "TrainConfig(matmul_dtype='float32'))")
-    loaded = load_run(Path(run.cfg.checkpoint_dir), _run_signature(run.sae.cfg, run.cfg), run.sae, "sae",
-                      {"rng.data": run.batches.g}, hint)
-    if loaded is None:
-        return False
-    opt_tensors, meta = loaded
-    run.opt.load_state_tensors(opt_tensors)
-    res = run.res
-    res.history, res.mmcs_history = LossHistory.from_lists(meta["history"]), MMCSHistory.from_lists(meta["mmcs_history"])
-    res.eval_history, res.mcs_history = EvalHistory.from_lists(meta["eval_history"]), MCSHistory.from_lists(meta.get("mcs_history", {}))
-    if res.eval_history.step is not None and res.eval_history.samples is None:  # written before evals recorded samples
-        res.eval_history.samples = res.eval_history.step * run.cfg.batch_size
-    res.first_reached, res.resampled, res.seconds = meta["first_reached"], meta.get("resampled", []), meta["seconds"]
-    run.window.copy_(meta["tensors"]["log.window"])
-    run.fire_counts.copy_(meta["tensors"]["log.fire_counts"])
-    run.step, run.n_window = int(meta["step"]), int(meta["n_window"])
-    return bool(meta["finished"])

@@ -44,7 +44,7 @@ def test_stack_rejects_mismatched_stages():
     with pytest.raises(ValueError, match="does not match the data dimension"):
         train_stacked(data, [sk.SAEConfig(d=16, d_sae=8)])
     with pytest.raises(ValueError, match="resample_every must be 0"):
-        train_stacked(data, [sk.SAEConfig(d=8, d_sae=8)], sk.TrainConfig(resample_every=10))
+        train_stacked(data, [sk.SAEConfig(d=8, d_sae=8)], sk.TrainConfig(resample_every=10, resample_from="fresh"))
     with pytest.raises(ValueError, match="n_inst"):
         train_stacked(data, [sk.SAEConfig(d=8, d_sae=8, n_inst=2), sk.SAEConfig(d=8, d_sae=8)])
 

@@ -1,0 +1,154 @@
+"""Samples and wall time until every feature of the toy data is found: the report's recipe, the kit's defaults and a
+hand-tuned plain float32 PyTorch loop (`reference_loop.py`), in one process, interleaved over seeds.
+
+Run:  python benchmarks/bench_every_feature.py --threads 2                       (section "every", seeds 0–2; minutes)
+      python benchmarks/bench_every_feature.py --section scale --sizes 512 1024   (how the cost grows with G)
+      python benchmarks/bench_every_feature.py --quick                            (smoke test; numbers mean nothing)
+
+"every" (G = 512 features in d = 256, d_sae = 1024, the default toy data): for each seed, the three recipes one after
+the other, each stopped once MMCS ≥ 0.99 and min MCS ≥ 0.9 (every feature found); prints the samples and seconds to
+each criterion (MCS checked every 25 steps of the kit's defaults, 1,600 samples), min MCS and the features below 0.9
+at the end, and the ratios defaults / reference of the medians over seeds.
+
+"scale": the kit's defaults at G = 512, 1024, 2048, 4096 features (d = 256, 256, 512, 1024; d_sae = 2G; λ = 0.99^(512/G),
+so the activation spectrum keeps its shape and the rarest feature fires ~G/512 times less often): samples and seconds
+to every feature found, and the exponents b of samples ∝ G^b and seconds ∝ G^b fitted (least squares in log–log) over
+the sizes run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_loop import RefSettings, train_reference  # noqa: E402
+
+import sae_kit as sk  # noqa: E402
+
+MMCS_TARGET, MIN_TARGET = 0.99, 0.9
+SCALE_D = {512: 256, 1024: 256, 2048: 512, 4096: 1024}
+
+
+def kit_run(data: sk.ToyData, sae_cfg: sk.SAEConfig, cfg: sk.TrainConfig) -> dict:
+    """One `sk.train_sae` run stopped at both criteria; samples and seconds at which each was first met."""
+    cfg = dataclasses.replace(cfg, stop_at_mmcs=MMCS_TARGET, stop_at_min_mcs=MIN_TARGET, progress=False, device="cpu")
+    r = sk.train_sae(data, sae_cfg, cfg)
+    h = r.mmcs_history
+    at = {int(s): float(t) for s, t in zip(h.samples, h.seconds)}
+    mm, al = r.first_reached[0], r.first_reached_min_mcs[0]
+    al = None if mm is None or al is None else max(mm, al)  # every feature found: both criteria hold
+    return {"mmcs_samples": mm, "mmcs_seconds": at.get(mm), "all_samples": al, "all_seconds": at.get(al),
+            "final_mmcs": float(h.mmcs[-1, 0]), "final_min": float(h.min_mcs[-1, 0]), "n_below": int(h.n_below[-1, 0]),
+            "steps_done": r.steps_done, "seconds": r.seconds}
+
+
+def recipes(seed: int, report_steps: int, quick: bool) -> dict:
+    d, d_sae = 256, (128 if quick else 1024)
+    return {
+        "report": lambda data: kit_run(data, sk.report_sae_config(d, d_sae, 0.3, seed=seed),
+                                       sk.report_train_config(seed=seed, steps=report_steps, mmcs_every=25)),
+        "defaults": lambda data: kit_run(data, sk.SAEConfig(d=d, d_sae=d_sae, seed=seed),
+                                         sk.TrainConfig(seed=seed, mmcs_every=25, **({"steps": 20} if quick else {}))),
+        "reference": lambda data: train_reference(seed, dataclasses.replace(RefSettings(), d_sae=d_sae,
+                                                                            **({"steps": 20} if quick else {})), data),
+    }
+
+
+def med(rows: list[dict], key: str) -> float | None:
+    vals = [r[key] for r in rows]
+    return None if any(v is None for v in vals) else statistics.median(vals)
+
+
+def fmt(v: float | None, unit: str = "") -> str:
+    return "missed" if v is None else (f"{v:,.0f}" if unit == "samples" else f"{v:.1f} s")
+
+
+def section_every(seeds: list[int], report_steps: int, quick: bool) -> dict:
+    data = sk.ToyData(sk.ToyDataConfig(device="cpu"))
+    print(f"toy data G=512 in d=256; targets MMCS ≥ {MMCS_TARGET} and min MCS ≥ {MIN_TARGET}; seeds {seeds}; "
+          f"report recipe at most {report_steps} steps of 256; load {os.getloadavg()[0]:.1f}")
+    rows: dict[str, list[dict]] = {}
+    for seed in seeds:  # the recipes interleaved seed by seed: load from other processes hits all alike
+        for name, run in recipes(seed, report_steps, quick).items():
+            r = run(data)
+            rows.setdefault(name, []).append(r)
+            print(f"  seed {seed} {name:<9} MMCS≥0.99: {fmt(r['mmcs_samples'], 'samples'):>9} samples, "
+                  f"{fmt(r['mmcs_seconds']):>8} · every feature: {fmt(r['all_samples'], 'samples'):>9} samples, "
+                  f"{fmt(r['all_seconds']):>8} · end: MMCS {r['final_mmcs']:.4f}, min MCS {r['final_min']:.3f}, "
+                  f"{r['n_below']} below 0.9", flush=True)
+    out = {"seeds": seeds, "load": os.getloadavg()[0], "per_seed": rows, "median": {}}
+    print(f"medians over seeds (load {os.getloadavg()[0]:.1f}):")
+    for name, rs in rows.items():
+        m = {k: med(rs, k) for k in ("mmcs_samples", "mmcs_seconds", "all_samples", "all_seconds")}
+        out["median"][name] = m
+        print(f"  {name:<9} MMCS≥0.99 {fmt(m['mmcs_samples'], 'samples'):>9} samples {fmt(m['mmcs_seconds']):>8} · "
+              f"every feature {fmt(m['all_samples'], 'samples'):>9} samples {fmt(m['all_seconds']):>8}")
+    d, ref = out["median"]["defaults"], out["median"]["reference"]
+    ratios = {k: (None if d[k] is None or not ref[k] else d[k] / ref[k]) for k in d}
+    out["defaults_over_reference"] = ratios
+    print("  defaults / reference: " + ", ".join(f"{k} {'n/a' if v is None else f'{v:.2f}×'}" for k, v in ratios.items()))
+    return out
+
+
+def section_scale(sizes: list[int], seeds: list[int], quick: bool) -> dict:
+    rows = []
+    print(f"the kit's defaults, d_sae = 2G, λ = 0.99^(512/G); seeds {seeds}; load {os.getloadavg()[0]:.1f}")
+    for G in sizes:
+        d = SCALE_D.get(G, G // 4)
+        data = sk.ToyData(sk.ToyDataConfig(n_features=G, d=d, decay=0.99 ** (512 / G), device="cpu"))
+        p_min = float(data.probabilities[-1])
+        runs = []
+        for seed in seeds:
+            cfg = sk.TrainConfig(seed=seed, mmcs_every=25, steps=(20 if quick else math.ceil(3000 * G / 512)))
+            runs.append(kit_run(data, sk.SAEConfig(d=d, d_sae=2 * G, seed=seed), cfg))
+        row = {"G": G, "d": d, "d_sae": 2 * G, "rarest_every": 1 / p_min, "runs": runs,
+               "all_samples": med(runs, "all_samples"), "all_seconds": med(runs, "all_seconds")}
+        rows.append(row)
+        print(f"  G={G:>5} d={d:>5} d_sae={2 * G:>5} (rarest feature once in {1 / p_min:,.0f} samples): every feature "
+              f"after {fmt(row['all_samples'], 'samples')} samples, {fmt(row['all_seconds'])} "
+              f"(end min MCS {min(r['final_min'] for r in runs):.3f})", flush=True)
+    out = {"rows": rows}
+    hit = [r for r in rows if r["all_samples"] is not None]
+    if len(hit) >= 2:
+        for key in ("all_samples", "all_seconds"):
+            x = torch.tensor([math.log(r["G"]) for r in hit])
+            y = torch.tensor([math.log(r[key]) for r in hit])
+            b = float(((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum())
+            out[f"exponent_{key}"] = b
+            print(f"  {key.replace('all_', '')} to every feature ∝ G^{b:.2f} (fitted over G = {[r['G'] for r in hit]})")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--section", choices=["every", "scale"], default="every")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096], help="scale: numbers of features G")
+    p.add_argument("--report-steps", type=int, default=4000, help="every: the report recipe's budget in steps of 256")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--json", metavar="PATH")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"sae_kit {sk.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"matmul_dtype 'auto' → {'bfloat16' if sk.native_bf16(torch.device('cpu')) else 'float32'}")
+    t0 = time.perf_counter()
+    res = (section_every(args.seeds, 20 if args.quick else args.report_steps, args.quick) if args.section == "every"
+           else section_scale(args.sizes, args.seeds, args.quick))
+    print(f"({time.perf_counter() - t0:.0f} s)")
+    if args.json:
+        sk.write_json(args.json, res)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Finding every feature: min MCS and `stop_at_min_mcs`, the decoder-gradient projection, Adam's β₂, and resampling
+silent latents on the residuals of the worst-reconstructed training inputs."""
+
+import pytest
+import torch
+
+import sae_kit as sk
+from sae_kit.optim import project_decoder_grad_
+from sae_kit.remedies import keep_worst_, resample_to_worst_
+from tests.conftest import small_train_cfg
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_min_mcs_and_features_below_are_recorded(small_data):
+    res = sk.train_sae(small_data, sk.SAEConfig(d=16, d_sae=32, l1_coeff=[0.03, 3.0]),
+                       small_train_cfg(steps=100, record_mcs=True, found_mcs=0.8))
+    h, per = res.mmcs_history, res.mcs_history.mcs  # per: [rec, inst, feat]
+    assert torch.equal(h.min_mcs, per.amin(-1)) and torch.equal(h.n_below, (per < 0.8).sum(-1))
+    assert torch.all(h.min_mcs <= h.mmcs) and res.final("min_mcs") == h["min_mcs"][-1]
+
+
+def test_stop_at_min_mcs_stops_once_every_feature_is_found(small_data):
+    sae_cfg = sk.SAEConfig(d=16, d_sae=32)
+    free = sk.train_sae(small_data, sae_cfg, small_train_cfg(steps=200, lr=1e-2)).mmcs_history
+    target = float(free.min_mcs[0, 0] + free.min_mcs[:, 0].max()) / 2  # reached somewhere in the run
+    first = int(torch.nonzero(free.min_mcs[:, 0] >= target)[0])
+    res = sk.train_sae(small_data, sae_cfg, small_train_cfg(steps=200, lr=1e-2, stop_at_min_mcs=target))
+    assert res.steps_done == int(free.step[first]) < 200 and res.first_reached_min_mcs[0] == res.steps_done * 64
+    assert res.first_reached == [None]  # stop_at_mmcs was not asked for
+    never = sk.train_sae(small_data, sae_cfg, small_train_cfg(steps=60, stop_at_min_mcs=1.0))  # cannot be reached
+    assert never.steps_done == 60 and never.first_reached_min_mcs == [None]
+    both = sk.train_sae(small_data, sae_cfg, small_train_cfg(steps=200, lr=1e-2, stop_at_min_mcs=target, stop_at_mmcs=1.0))
+    assert both.steps_done == 200 and both.first_reached_min_mcs[0] == res.first_reached_min_mcs[0]  # both must hold
+    with pytest.raises(ValueError, match="stop_at_min_mcs needs a ground truth"):
+        sk.train_sae(torch.randn(10, 16), sk.SAEConfig(d=16, d_sae=8), small_train_cfg(stop_at_min_mcs=0.9))
+
+
+@pytest.mark.parametrize("kw, field", [
+    (dict(stop_at_min_mcs=1.5), "stop_at_min_mcs"), (dict(stop_at_min_mcs=0.0), "stop_at_min_mcs"),
+    (dict(found_mcs=0.0), "found_mcs"), (dict(adam_beta2=1.0), "adam_beta2"), (dict(adam_beta2=0.0), "adam_beta2"),
+    (dict(resample_after=0), "resample_after"), (dict(resample_from="recent"), "resample_from"),
+    (dict(resample_encoder_scale=0.0), "resample_encoder_scale"), (dict(project_decoder_grad=1), "project_decoder_grad"),
+])
+def test_bad_new_fields(kw, field):
+    with pytest.raises(ValueError, match=field):
+        small_train_cfg(**kw)
+
+
+def test_decoder_gradient_projection_removes_the_part_along_each_row():
+    sae = sk.SAE(sk.SAEConfig(d=6, d_sae=10, n_inst=2))
+    sae(torch.randn(32, 6, generator=gen())).loss.sum().backward()
+    g = sae.W_dec.grad.clone()
+    assert (g * sae.W_dec).sum(-1).abs().max() > 1e-4  # a plain gradient has a part along the row
+    project_decoder_grad_(sae)
+    assert (sae.W_dec.grad * sae.W_dec).sum(-1).abs().max() < 1e-6
+    assert torch.allclose(sae.W_dec.grad + (g * sae.W_dec).sum(-1, keepdim=True) * sae.W_dec, g, atol=1e-6)
+
+
+def test_adam_beta2_reaches_the_optimizer(small_data):
+    for b2 in (0.99, 0.9):
+        opt = sk.SAEOptimizer(sk.SAE(sk.SAEConfig(d=16, d_sae=8)), "adam", lr=1e-3, betas=(0.9, b2))
+        assert opt.adam.param_groups[0]["betas"] == (0.9, b2)
+    assert sk.TrainConfig().adam_beta2 == 0.99 and sk.report_train_config().adam_beta2 == 0.999
+
+
+def test_keep_worst_keeps_the_largest_residuals():
+    worst, loss = torch.zeros(2, 3, 4), torch.full((2, 3), -torch.inf)
+    err = torch.zeros(2, 5, 4)
+    err[0, :, 0] = torch.tensor([1.0, 5.0, 2.0, 4.0, 3.0])  # instance 0: norms 1..5
+    err[1, :, 1] = torch.tensor([0.5, 0.1, 0.2, 0.3, 0.4])
+    keep_worst_(worst, loss, err)
+    assert worst[0, :, 0].tolist() == [5.0, 4.0, 3.0] and loss[0].tolist() == [25.0, 16.0, 9.0]
+    more = torch.zeros(2, 2, 4)
+    more[0, :, 2] = torch.tensor([3.5, 0.1])
+    keep_worst_(worst, loss, more)
+    assert loss[0].tolist() == [25.0, 16.0, 12.25] and worst[0, 2, 2] == 3.5
+    assert loss[1].tolist() == pytest.approx([0.25, 0.16, 0.09])
+
+
+def test_resample_to_worst_restarts_silent_latents_on_the_worst_residuals():
+    sae = sk.SAE(sk.SAEConfig(d=6, d_sae=10, n_inst=2))
+    opt = sk.SAEOptimizer(sae, "adam", lr=1e-2)
+    sae(torch.randn(32, 6, generator=gen())).loss.sum().backward()
+    opt.step()
+    worst, loss = torch.zeros(2, 4, 6), torch.full((2, 4), -torch.inf)
+    keep_worst_(worst, loss, torch.randn(2, 7, 6, generator=gen(1)))
+    kept = worst.clone()
+    silent = torch.zeros(2, 10, dtype=torch.bool)
+    silent[0, [3, 8]] = True
+    alive_norm = sae.W_enc[0][~silent[0]].norm(dim=-1).mean()
+    untouched = sae.W_dec[1].detach().clone()
+    assert resample_to_worst_(sae, opt, silent, worst, loss, encoder_scale=0.5) == [2, 0]
+    for j, k in ((3, 0), (8, 1)):  # the worst residual first
+        assert torch.allclose(sae.W_dec[0, j], kept[0, k] / kept[0, k].norm(), atol=1e-6)
+        assert torch.allclose(sae.W_enc[0, j], sae.W_dec[0, j] * 0.5 * alive_norm, atol=1e-6)
+        assert sae.b_enc[0, j] == 0
+    assert torch.equal(sae.W_dec[1], untouched) and torch.all(loss == -torch.inf)  # the pool starts over
+    state = opt.state_tensors()
+    assert state["W_dec.exp_avg"][0, [3, 8]].abs().sum() == 0 and state["W_dec.exp_avg"][1].abs().sum() > 0
+    silent[1, :] = True  # an empty pool restarts nothing
+    assert resample_to_worst_(sae, opt, silent, worst, loss) == [0, 0]
