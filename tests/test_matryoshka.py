@@ -81,7 +81,8 @@ def test_trains_with_train_sae_and_round_trips_through_the_kit_folder(tmp_path):
     data = sk.HierarchyData(sk.HierarchyConfig())
     cfg = sk.SAEConfig(d=20, d_sae=20, architecture="matryoshka", prefixes=[3, 20], l1_coeff=[0.1, 0.3], l1_convention="sum",
                        decoder_bias=True)
-    train = sk.TrainConfig(steps=60, batch_size=64, lr=1e-2, progress=False, device="cpu", seed=0, eval_every=60, mmcs_every=60)
+    train = sk.TrainConfig(steps=60, batch_size=64, lr=1e-2, l1_warmup_steps=0, progress=False, device="cpu", seed=0, eval_every=60,
+                           mmcs_every=60)  # α from the start: the loss then falls from the first logged step
     res = sk.train_sae(data, cfg, train)
     again = sk.train_sae(data, cfg, train)
     assert torch.equal(res.sae.W_dec, again.sae.W_dec)  # same seed, same numbers
