@@ -178,7 +178,7 @@ def write_notebook_html(notebook: str | Path, target: str | Path | None = None, 
 _INDEX_STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
 table { border-collapse: collapse; width: 100%; font-size: 0.92em; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.4em 0.6em; text-align: left; vertical-align: top; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.4em 0.6em; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
 th { background: #f4f4f4; }
 td.yes { color: #176117; font-weight: 600; } td.no { color: #a31515; font-weight: 600; }
 """
