@@ -96,13 +96,20 @@ def _scroll_to(page, label: str) -> None:
     lab.control(page, label).scroll_into_view_if_needed()
 
 
+def _first_draw(page, shot, label: str, predicate_js: str) -> dict:
+    """Wait for the explorer next to `label` to draw its first figure (title satisfying `predicate_js`), bring it into
+    view and save NN_before.png; returns that figure."""
+    before = lab.wait_for_title(page, label, predicate_js)
+    _scroll_to(page, label)
+    shot("before")
+    return before
+
+
 @pytest.mark.parametrize("notebook", ["01"], indirect=True)
 def test_01_toy_model_explorer(notebook):
     page, shot = notebook
     label = "sparsity S"
-    before = lab.wait_for_title(page, label, "t.includes('step 1000 of 1000')")
-    _scroll_to(page, label)
-    shot("before")
+    before = _first_draw(page, shot, label, "t.includes('step 1000 of 1000')")
     assert "5 represented" in before["title"], before["title"]  # S = 0.9: all five features in superposition
     lab.press_slider(page, label, "Home")  # S = 0: dense data
     dense = lab.wait_for_title(page, label, "t.includes('S = 0.00')")
@@ -120,9 +127,7 @@ def test_01_toy_model_explorer(notebook):
 def test_02_ratio_explorer(notebook):
     page, shot = notebook
     label = "features / dims n/d"
-    before = lab.wait_for_title(page, label, "t.includes('n/d = 2')")
-    _scroll_to(page, label)
-    shot("before")
+    before = _first_draw(page, shot, label, "t.includes('n/d = 2')")
     lab.press_slider(page, label, "ArrowRight", times=3)  # 2 → 3 → 4 → 8
     after = lab.wait_for_title(page, label, "t.includes('n/d = 8')")
     shot("after")
@@ -139,9 +144,7 @@ def test_02_ratio_explorer(notebook):
 def test_03_small_sae_explorer(notebook):
     page, shot = notebook
     label = "α"
-    before = lab.wait_for_title(page, label, "t.includes('dead')")
-    _scroll_to(page, label)
-    shot("before")
+    before = _first_draw(page, shot, label, "t.includes('dead')")
     lab.press_slider(page, label, "End")  # the largest α
     after = lab.wait_for_title(page, label, "t.includes('α = 30')")
     shot("after")
@@ -154,9 +157,7 @@ def test_03_small_sae_explorer(notebook):
 def test_04_grid_cell_explorer(notebook):
     page, shot = notebook
     label = "dictionary size d_sae"
-    before = lab.wait_for_title(page, label, "t.includes('features found')")
-    _scroll_to(page, label)
-    shot("before")
+    before = _first_draw(page, shot, label, "t.includes('features found')")
     readout = lab.press_slider(page, label, "End")  # the largest dictionary
     after = lab.wait_for_title(page, label, f"t.startsWith('d_sae = {readout},')")
     shot("after")
@@ -168,9 +169,7 @@ def test_04_grid_cell_explorer(notebook):
 def test_05_feature_browser(notebook):
     page, shot = notebook
     label = "latent"
-    before = lab.wait_for_title(page, label, "t.includes('latent')")
-    _scroll_to(page, label)
-    shot("before")
+    before = _first_draw(page, shot, label, "t.includes('latent')")
     box = lab.control(page, label).locator("input").first
     target = str(int(lab.number(before["title"], "latent")) + 1)
     box.fill(target)
@@ -185,9 +184,7 @@ def test_05_feature_browser(notebook):
 def test_07_absorption_explorer(notebook):
     page, shot = notebook
     label = "α or k"
-    before = lab.wait_for_title(page, label, "t.startsWith('L1,')")  # the L1 row at matched L0
-    _scroll_to(page, label)
-    shot("before")
+    before = _first_draw(page, shot, label, "t.startsWith('L1,')")  # the L1 row at matched L0
     lab.click_toggle(page, "architecture", "Matryoshka")
     mat = lab.wait_for_title(page, label, "t.startsWith('Matryoshka,')")
     shot("after")
@@ -209,9 +206,7 @@ def test_07_absorption_explorer(notebook):
 def test_08_head_attribution_explorer(notebook):
     page, shot = notebook
     label = "latent"
-    before = lab.wait_for_title(page, label, "t.startsWith('latent ')")
-    _scroll_to(page, label)
-    shot("before")
+    before = _first_draw(page, shot, label, "t.startsWith('latent ')")
     readout = lab.press_slider(page, label, "ArrowRight")  # the next latent
     after = lab.wait_for_title(page, label, f"t.startsWith('latent {readout}:')")
     shot("after")
