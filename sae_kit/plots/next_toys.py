@@ -117,7 +117,7 @@ def plot_absorption_snapshot(cos: torch.Tensor, feature_names: Sequence[str], re
                          textposition="outside"), row=1, col=2)
     fig.update_yaxes(range=[0, 1.12], title_text="recall of the parent latent", row=1, col=2)
     fig.update_xaxes(tickangle=-60, row=1, col=2)
-    fig.update_layout(title=title, height=520, width=1100)
+    fig.update_layout(title=title, height=520, width=920)
     return fig
 
 
