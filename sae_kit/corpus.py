@@ -153,90 +153,109 @@ class _Story:
             self.w.add(" " + self.r.choice(NUMBER_WORDS), "number_word")
 
     def sentence(self) -> None:
-        r, w = self.r, self.w
-        kind = r.choice(["move", "object", "dialogue", "dialogue", "question", "list", "cause", "count", "time",
-                         "feel", "animal"])
-        c = r.choice(self.cast)
-        if kind == "move":
-            self.start(c)
-            w.add(" " + r.choice(MOVES) + " ")
-            w.add(r.choice(PLACES), "place")
-            self.end()
-        elif kind == "object":
-            self.start(c)
-            w.add(" found ")
-            w.add(r.choice(OBJECTS), "object")
-            w.add(" near ")
-            w.add(r.choice(PLACES), "place")
-            self.end()
-        elif kind in ("dialogue", "question"):
-            other = r.choice([p for p in self.cast if p is not c])
-            self.start(c)
-            w.add(" " + r.choice(SPEECH), "speech_verb")
-            w.add(", ")
-            self.quote(other, question=kind == "question")
-            w.add(" ")
-        elif kind == "list":
-            self.start(c)
-            w.add(" bought")
-            items = r.sample(FOODS, r.randint(2, 4))
-            for i, item in enumerate(items):
-                if i == len(items) - 1:
-                    w.add(" and")
-                elif i > 0:
-                    w.add(",", "list_comma")
-                w.add(" " + item, "list_item", "food")
-            self.end()
-        elif kind == "cause":
-            cause, effect = r.choice(CAUSES)
-            if r.random() < 0.5:
-                self.start(c)
-                w.add(" " + effect.split()[0], "effect")
-                w.add(" " + " ".join(effect.split()[1:]), "effect")
-                w.add(" because ")
-                w.add(cause, "cause")
-            else:
-                w.add("Because", "sentence_start")
-                w.add(" " + cause, "cause")
-                w.add(",")
-                self.pronoun(c)
-                w.add(" " + effect, "effect")
-            self.end()
-        elif kind == "count":
-            self.start(c)
-            w.add(" had")
-            self.number()
-            w.add(" ")
-            animal = r.choice(ANIMALS)
-            w.add(animal + ("es" if animal in ("fox",) else "s") if animal != "mouse" else "mice", "animal", "plural")
-            self.end()
-        elif kind == "time":
-            w.add("On", "sentence_start")
-            w.add(" ")
-            w.add(r.choice(DAYS), "day")
-            w.add(" ")
-            w.add(r.choice(TIMES), "time_word")
-            w.add(", ")
-            self.person(c)
-            w.add(" " + r.choice(MOVES) + " ")
-            w.add(r.choice(PLACES), "place")
-            self.end()
-        elif kind == "feel":
-            self.start(c)
-            w.add(" was very")
-            w.add(" " + r.choice(EMOTIONS), "emotion")
-            w.add(" and")
-            self.pronoun(c)
-            w.add(" smiled" if r.random() < 0.5 else " sighed")
-            self.end()
+        """One sentence of a kind drawn at random (dialogue twice as likely), about a member of the cast."""
+        kind = self.r.choice(["move", "object", "dialogue", "dialogue", "question", "list", "cause", "count", "time",
+                              "feel", "animal"])
+        c = self.r.choice(self.cast)
+        if kind in ("dialogue", "question"):
+            self.dialogue(c, question=kind == "question")
         else:
+            getattr(self, f"{kind}_sentence")(c)
+
+    def move_sentence(self, c) -> None:
+        self.start(c)
+        self.w.add(" " + self.r.choice(MOVES) + " ")
+        self.w.add(self.r.choice(PLACES), "place")
+        self.end()
+
+    def object_sentence(self, c) -> None:
+        r, w = self.r, self.w
+        self.start(c)
+        w.add(" found ")
+        w.add(r.choice(OBJECTS), "object")
+        w.add(" near ")
+        w.add(r.choice(PLACES), "place")
+        self.end()
+
+    def dialogue(self, c, question: bool) -> None:
+        other = self.r.choice([p for p in self.cast if p is not c])
+        self.start(c)
+        self.w.add(" " + self.r.choice(SPEECH), "speech_verb")
+        self.w.add(", ")
+        self.quote(other, question=question)
+        self.w.add(" ")
+
+    def list_sentence(self, c) -> None:
+        r, w = self.r, self.w
+        self.start(c)
+        w.add(" bought")
+        items = r.sample(FOODS, r.randint(2, 4))
+        for i, item in enumerate(items):
+            if i == len(items) - 1:
+                w.add(" and")
+            elif i > 0:
+                w.add(",", "list_comma")
+            w.add(" " + item, "list_item", "food")
+        self.end()
+
+    def cause_sentence(self, c) -> None:
+        r, w = self.r, self.w
+        cause, effect = r.choice(CAUSES)
+        if r.random() < 0.5:
             self.start(c)
-            w.add(" saw a")
-            w.add(" " + r.choice(COLOURS), "colour")
-            w.add(" " + r.choice(ANIMALS), "animal")
-            w.add(" in ")
-            w.add(r.choice(PLACES), "place")
-            self.end()
+            w.add(" " + effect.split()[0], "effect")
+            w.add(" " + " ".join(effect.split()[1:]), "effect")
+            w.add(" because ")
+            w.add(cause, "cause")
+        else:
+            w.add("Because", "sentence_start")
+            w.add(" " + cause, "cause")
+            w.add(",")
+            self.pronoun(c)
+            w.add(" " + effect, "effect")
+        self.end()
+
+    def count_sentence(self, c) -> None:
+        self.start(c)
+        self.w.add(" had")
+        self.number()
+        self.w.add(" ")
+        animal = self.r.choice(ANIMALS)
+        self.w.add(animal + ("es" if animal in ("fox",) else "s") if animal != "mouse" else "mice", "animal", "plural")
+        self.end()
+
+    def time_sentence(self, c) -> None:
+        r, w = self.r, self.w
+        w.add("On", "sentence_start")
+        w.add(" ")
+        w.add(r.choice(DAYS), "day")
+        w.add(" ")
+        w.add(r.choice(TIMES), "time_word")
+        w.add(", ")
+        self.person(c)
+        w.add(" " + r.choice(MOVES) + " ")
+        w.add(r.choice(PLACES), "place")
+        self.end()
+
+    def feel_sentence(self, c) -> None:
+        r, w = self.r, self.w
+        self.start(c)
+        w.add(" was very")
+        w.add(" " + r.choice(EMOTIONS), "emotion")
+        w.add(" and")
+        self.pronoun(c)
+        w.add(" smiled" if r.random() < 0.5 else " sighed")
+        self.end()
+
+    def animal_sentence(self, c) -> None:
+        r, w = self.r, self.w
+        self.start(c)
+        w.add(" saw a")
+        w.add(" " + r.choice(COLOURS), "colour")
+        w.add(" " + r.choice(ANIMALS), "animal")
+        w.add(" in ")
+        w.add(r.choice(PLACES), "place")
+        self.end()
 
     def quote(self, addressee, question: bool) -> None:
         """Dialogue in double quotes; everything between the marks is inside the quotation."""

@@ -205,17 +205,9 @@ class _Splice:
 
 
 @torch.no_grad()
-def core_metrics(model, sae: SAE, tokens: torch.Tensor, hook_name: str, inst: int = 0, batch_size: int = 32,
-                 mean_activation: torch.Tensor | None = None, scale: float = 1.0) -> CoreMetrics:
-    """The core metrics of instance `inst` of `sae` spliced into `model` at `hook_name`, over windows `tokens` [batch, pos].
-
-    Five forward passes per batch of windows: the mean activation x̄ (one pass over all windows first, unless
-    `mean_activation` [d…] is given), clean, SAE-spliced, zero- and mean-ablated. The SAE runs in eval mode
-    (BatchTopK with its threshold). Formulas in the module docstring. scale: the SAE was trained on activations divided
-    by `scale` (e.g. to unit mean square); it reads x / scale and its reconstruction is multiplied back, x̂ = scale ·
-    SAE(x / scale), so every metric is on the model's own activations.
-    """
-    kind, m = _unwrap(model)
+def _check_core_inputs(kind: str, m, sae: SAE, tokens: torch.Tensor, hook_name: str, inst: int, batch_size: int,
+                       scale: float) -> float:
+    """Refuse what `core_metrics` cannot measure, naming the argument; returns `scale` as a float."""
     if hook_name not in _hook_names(kind, m):
         raise ValueError(f"unknown hook_name {hook_name!r}; e.g. 'blocks.0.mlp.hook_post' or 'blocks.0.attn.hook_z'")
     if not 0 <= inst < sae.cfg.n_inst:
@@ -228,6 +220,21 @@ def core_metrics(model, sae: SAE, tokens: torch.Tensor, hook_name: str, inst: in
     check_tokens(tokens, vocab, n_ctx)
     if tokens.shape[1] < 2:
         raise ValueError(f"tokens must hold windows of at least 2 positions (next-token loss), got {tuple(tokens.shape)}")
+    return scale
+
+
+def core_metrics(model, sae: SAE, tokens: torch.Tensor, hook_name: str, inst: int = 0, batch_size: int = 32,
+                 mean_activation: torch.Tensor | None = None, scale: float = 1.0) -> CoreMetrics:
+    """The core metrics of instance `inst` of `sae` spliced into `model` at `hook_name`, over windows `tokens` [batch, pos].
+
+    Five forward passes per batch of windows: the mean activation x̄ (one pass over all windows first, unless
+    `mean_activation` [d…] is given), clean, SAE-spliced, zero- and mean-ablated. The SAE runs in eval mode
+    (BatchTopK with its threshold). Formulas in the module docstring. scale: the SAE was trained on activations divided
+    by `scale` (e.g. to unit mean square); it reads x / scale and its reconstruction is multiplied back, x̂ = scale ·
+    SAE(x / scale), so every metric is on the model's own activations.
+    """
+    kind, m = _unwrap(model)
+    scale = _check_core_inputs(kind, m, sae, tokens, hook_name, inst, batch_size, scale)
     x_bar = _mean_activation(model, tokens, hook_name, batch_size) if mean_activation is None else mean_activation.double()
     if x_bar.numel() != sae.cfg.d:
         raise ValueError(f"the activation at {hook_name} has {x_bar.numel()} values per token but SAEConfig.d={sae.cfg.d}")

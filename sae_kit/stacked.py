@@ -110,22 +110,8 @@ class StackedResult:
     fve: list[list[float]]  # [n_stages][inst] held-out FVE of x after each stage (cumulative)
 
 
-def train_stacked(data: DataSource | torch.Tensor, stage_cfgs: Sequence[SAEConfig], cfg: TrainConfig | None = None,
-                  n_eval: int | None = None, eval_data: torch.Tensor | None = None) -> StackedResult:
-    """Train the stages one after the other, stage l on the residuals of the frozen stages before it.
-
-    data: a DataSource (fresh samples every step; each stage draws fresh residuals) or a fixed tensor [n, d] of
-    activations (each stage trains on the residual tensor; one instance per stage, n_inst = 1). eval_data: held-out
-    [n_eval, d] for the FVE by depth (default: drawn from a DataSource, or needed for a tensor).
-
-    stage_cfgs: one `SAEConfig` per stage (e.g. TopK with k = 8, then k = 4), all with the data's d and one n_inst.
-    cfg: the training settings of every stage; each stage gets its own data seed (cfg.seed + stage index), and with a
-    checkpoint_dir each stage checkpoints (and resumes) in its own sub-folder stage_0, stage_1, … . Resampling on the
-    worst residuals of a stage's own training inputs (the default `resample_from="worst"`) works here; resampling on
-    fresh draws (`resample_from="fresh"`) would draw the data rather than the stage's residuals, so it is not offered.
-    """
-    cfg = cfg or TrainConfig()
-    stage_cfgs = list(stage_cfgs)
+def _check_stacked_inputs(data, stage_cfgs: list[SAEConfig], cfg: TrainConfig, eval_data) -> None:
+    """Refuse what `train_stacked` cannot train, naming the argument."""
     if not stage_cfgs:
         raise ValueError("stage_cfgs must hold at least one SAEConfig, got none")
     fixed = isinstance(data, torch.Tensor)
@@ -147,6 +133,26 @@ def train_stacked(data: DataSource | torch.Tensor, stage_cfgs: Sequence[SAEConfi
     if cfg.resample_every and cfg.resample_from == "fresh":
         raise ValueError(f"resample_every must be 0 for stacked training with resample_from='fresh', got {cfg.resample_every}"
                          " (resample_from='worst' resamples on the stage's own residuals)")
+
+
+def train_stacked(data: DataSource | torch.Tensor, stage_cfgs: Sequence[SAEConfig], cfg: TrainConfig | None = None,
+                  n_eval: int | None = None, eval_data: torch.Tensor | None = None) -> StackedResult:
+    """Train the stages one after the other, stage l on the residuals of the frozen stages before it.
+
+    data: a DataSource (fresh samples every step; each stage draws fresh residuals) or a fixed tensor [n, d] of
+    activations (each stage trains on the residual tensor; one instance per stage, n_inst = 1). eval_data: held-out
+    [n_eval, d] for the FVE by depth (default: drawn from a DataSource, or needed for a tensor).
+
+    stage_cfgs: one `SAEConfig` per stage (e.g. TopK with k = 8, then k = 4), all with the data's d and one n_inst.
+    cfg: the training settings of every stage; each stage gets its own data seed (cfg.seed + stage index), and with a
+    checkpoint_dir each stage checkpoints (and resumes) in its own sub-folder stage_0, stage_1, … . Resampling on the
+    worst residuals of a stage's own training inputs (the default `resample_from="worst"`) works here; resampling on
+    fresh draws (`resample_from="fresh"`) would draw the data rather than the stage's residuals, so it is not offered.
+    """
+    cfg = cfg or TrainConfig()
+    stage_cfgs = list(stage_cfgs)
+    fixed = isinstance(data, torch.Tensor)
+    _check_stacked_inputs(data, stage_cfgs, cfg, eval_data)
     stages: list[SAE] = []
     results: list[TrainResult] = []
     r_train, r_eval = data, eval_data  # fixed tensor: what the stages so far left, [n, d] and [n_eval, d]
