@@ -55,9 +55,9 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict]] = {
     },
     "03_sae_training": {  # grid_steps × batch_size fresh samples per SAE in the grid
         "lab": dict(data=dict(n_features=128, d=64, avg_active=3.0), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=3000,
-                    alpha_e=(-8, 8, 2), size_e=(-2, 3), grid_steps=2000, batch_size=256),
+                    alpha_e=(-8, 8, 2), size_e=(-2, 2), grid_steps=2000, batch_size=256),
         "ci": dict(data=dict(n_features=128, d=64, avg_active=3.0), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=3000,
-                   alpha_e=(-8, 8, 2), size_e=(-2, 3), grid_steps=2000, batch_size=256),
+                   alpha_e=(-8, 8, 2), size_e=(-2, 2), grid_steps=2000, batch_size=256),
         "quick": dict(data=dict(), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=2000,
                       alpha_e=(-8, 8, 2), size_e=(-2, 3), grid_steps=600, batch_size=256),
         "full": dict(data=dict(), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=3000,
