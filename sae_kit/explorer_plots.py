@@ -78,7 +78,7 @@ def plot_tms_geometry(W, dimensionality: Sequence[float], superposition: Sequenc
     fig.update_yaxes(autorange="reversed", row=1, col=2)
     fig.update_xaxes(title_text="feature i", row=1, col=3)
     fig.update_yaxes(range=[0, 1.3], row=1, col=3)
-    fig.update_layout(height=360, showlegend=False, title=title, title_font_size=14, margin=dict(t=70, b=40))
+    fig.update_layout(height=380, showlegend=False, title=title, title_font_size=14, margin=dict(t=90, b=40))
     return fig
 
 

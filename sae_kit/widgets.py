@@ -70,7 +70,7 @@ def update_tms_explorer(fig: go.Figure, sparsity: float, importance_decay: float
         W = res.W_history[step_index]  # [d_hidden, feat]
         stats = interference_stats(W)
         title = (f"{'linear' if linear else 'ReLU'} model, n = {n_features}, m = {d_hidden}, S = {sparsity:.2f}, "
-                 f"I_i = {importance_decay:.2f}^i — step {res.steps[step_index]} of {steps}: loss "
+                 f"I_i = {importance_decay:.2f}^i<br>step {res.steps[step_index]} of {steps}: loss "
                  f"{res.loss_history[step_index]:.4f}, {stats['n_represented']} represented, antipodal fraction "
                  f"{stats['antipodal_fraction']:.2f}")
         replace_figure(fig, plot_tms_geometry(W, feature_dimensionality(W).tolist(), superposition(W).tolist(), title))
