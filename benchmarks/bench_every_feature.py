@@ -107,7 +107,7 @@ def section_scale(sizes: list[int], seeds: list[int], quick: bool) -> dict:
         p_min = float(data.probabilities[-1])
         runs = []
         for seed in seeds:
-            cfg = sk.TrainConfig(seed=seed, mmcs_every=25, steps=(20 if quick else math.ceil(3000 * G / 512)))
+            cfg = sk.TrainConfig(seed=seed, mmcs_every=25, steps=(20 if quick else math.ceil(sk.TrainConfig().steps * G / 512)))
             runs.append(kit_run(data, sk.SAEConfig(d=d, d_sae=2 * G, seed=seed), cfg))
         row = {"G": G, "d": d, "d_sae": 2 * G, "rarest_every": 1 / p_min, "runs": runs,
                "all_samples": med(runs, "all_samples"), "all_seconds": med(runs, "all_seconds")}

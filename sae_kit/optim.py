@@ -96,8 +96,16 @@ class SAEOptimizer:
                     self.muon.state[v] = state
 
     @torch.no_grad()
-    def reset_rows_(self, param: str, mask: torch.Tensor) -> None:
-        """Zero the optimiser state of the rows `mask` [inst, rows] of parameter `param` (e.g. resampled latents)."""
+    def reset_rows_(self, param: str, mask: torch.Tensor, second_moment: str = "zero") -> None:
+        """Reset the optimiser state of the rows `mask` [inst, rows] of parameter `param` (e.g. resampled latents).
+
+        Momentum (Adam's first moment, Muon's buffer) is zeroed. second_moment: "zero" also zeroes Adam's second
+        moment; "mean" sets it to its mean over the instance's other rows. With a zero second moment Adam's next steps
+        on the row are sign-like (every coordinate moves by about lr, whatever its gradient), which throws a restarted
+        latent off the direction it was given; from the other rows' level its steps have their usual size.
+        """
+        if second_moment not in ("zero", "mean"):
+            raise ValueError(f"second_moment must be 'zero' or 'mean', got {second_moment!r}")
         if param in self.matrices:
             for i, v in enumerate(self.views[param]):
                 buf = self.muon.state.get(v, {}).get("momentum_buffer")
@@ -105,8 +113,17 @@ class SAEOptimizer:
                     buf[mask[i]] = 0
             return
         p = dict((self._names[id(q)], q) for g in self.adam.param_groups for q in g["params"])[param]
-        for v in self.adam.state.get(p, {}).values():
-            if torch.is_tensor(v) and v.shape == p.shape:  # the moments (not the step counter)
+        state = self.adam.state.get(p, {})
+        for name, v in state.items():
+            if not (torch.is_tensor(v) and v.shape == p.shape):  # the moments only (not the step counter)
+                continue
+            if name == "exp_avg_sq" and second_moment == "mean":
+                for i in range(v.shape[0]):
+                    if mask[i].any() and not mask[i].all():
+                        v[i][mask[i]] = v[i][~mask[i]].mean(dim=0)
+                    elif mask[i].any():
+                        v[i][mask[i]] = 0
+            else:
                 v[mask] = 0
 
 

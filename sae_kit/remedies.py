@@ -31,11 +31,13 @@ __all__ = ["resample_dead_", "resample_to_worst_", "keep_worst_", "worst_pool", 
 
 @torch.no_grad()
 def resample_dead_(sae: SAE, opt: SAEOptimizer | None, x: torch.Tensor, dead: torch.Tensor,
-                   generator: torch.Generator, encoder_scale: float = 0.2, target: str = "input") -> list[int]:
+                   generator: torch.Generator, encoder_scale: float = 0.2, target: str = "input",
+                   second_moment: str = "zero") -> list[int]:
     """Resample the latents `dead` [inst, d_sae] from inputs x [pool, d]; returns how many per instance.
 
     target: "input" (Bricken et al. 2023: the drawn input's direction) or "residual" (the direction of what the SAE
-    misses on the drawn input, x − x̂: on toy data that is mostly the features no latent has learned yet)."""
+    misses on the drawn input, x − x̂: on toy data that is mostly the features no latent has learned yet).
+    second_moment: how Adam's second moment of the restarted rows is reset (`SAEOptimizer.reset_rows_`)."""
     if target not in ("input", "residual"):
         raise ValueError(f"target must be 'input' or 'residual', got {target!r}")
     n, d_sae = sae.cfg.n_inst, sae.cfg.d_sae
@@ -65,7 +67,7 @@ def resample_dead_(sae: SAE, opt: SAEOptimizer | None, x: torch.Tensor, dead: to
     sae.since_fired.masked_fill_(dead, 0)
     if opt is not None:
         for name in ("W_enc", "W_dec", "b_enc"):
-            opt.reset_rows_(name, dead)
+            opt.reset_rows_(name, dead, second_moment)
     return counts
 
 
@@ -88,11 +90,12 @@ def keep_worst_(worst: torch.Tensor, worst_loss: torch.Tensor, err: torch.Tensor
 
 @torch.no_grad()
 def resample_to_worst_(sae: SAE, opt: SAEOptimizer | None, silent: torch.Tensor, worst: torch.Tensor,
-                       worst_loss: torch.Tensor, encoder_scale: float = 0.2) -> list[int]:
+                       worst_loss: torch.Tensor, encoder_scale: float = 0.2, second_moment: str = "zero") -> list[int]:
     """Restart the latents `silent` [inst, d_sae] on the kept residuals worst [inst, pool, d] (`keep_worst_`), the
     worst-reconstructed first, one residual per latent; returns how many per instance. Each restarted latent: decoder
-    row = e/‖e‖, encoder row = that times encoder_scale × the mean alive encoder-row norm, bias 0, optimiser state 0.
-    The pool is emptied (worst_loss = −inf) for the next period."""
+    row = e/‖e‖, encoder row = that times encoder_scale × the mean alive encoder-row norm, bias 0, momentum 0 and
+    Adam's second moment per `second_moment` (`SAEOptimizer.reset_rows_`). The pool is emptied (worst_loss = −inf)
+    for the next period."""
     n, d_sae = sae.cfg.n_inst, sae.cfg.d_sae
     if silent.shape != (n, d_sae):
         raise ValueError(f"silent must be a mask [inst={n}, d_sae={d_sae}], got {tuple(silent.shape)}")
@@ -115,7 +118,7 @@ def resample_to_worst_(sae: SAE, opt: SAEOptimizer | None, silent: torch.Tensor,
     worst_loss.fill_(-torch.inf)
     if opt is not None:
         for name in ("W_enc", "W_dec", "b_enc"):
-            opt.reset_rows_(name, done)
+            opt.reset_rows_(name, done, second_moment)
     return counts
 
 

@@ -180,10 +180,12 @@ def resample(run: Run, out: SAEOutput) -> bool:
         return False
     silent = sae.dead_mask() if cfg.resample_after is None else sae.since_fired >= cfg.resample_after
     if cfg.resample_from == "worst":
-        counts = resample_to_worst_(sae, run.opt, silent, run.worst, run.worst_loss, cfg.resample_encoder_scale)
+        counts = resample_to_worst_(sae, run.opt, silent, run.worst, run.worst_loss, cfg.resample_encoder_scale,
+                                    cfg.resample_second_moment)
     else:
         counts = resample_dead_(sae, run.opt, run.batches.next(cfg.resample_pool), silent, run.batches.g,
-                                encoder_scale=cfg.resample_encoder_scale, target=cfg.resample_target)
+                                encoder_scale=cfg.resample_encoder_scale, target=cfg.resample_target,
+                                second_moment=cfg.resample_second_moment)
     run.res.resampled.append([step, *counts])
     return False
 

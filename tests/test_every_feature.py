@@ -102,3 +102,32 @@ def test_resample_to_worst_restarts_silent_latents_on_the_worst_residuals():
     assert state["W_dec.exp_avg"][0, [3, 8]].abs().sum() == 0 and state["W_dec.exp_avg"][1].abs().sum() > 0
     silent[1, :] = True  # an empty pool restarts nothing
     assert resample_to_worst_(sae, opt, silent, worst, loss) == [0, 0]
+
+
+@pytest.mark.parametrize("second_moment", ["zero", "mean"])
+def test_reset_rows_zeroes_momentum_and_sets_the_second_moment(second_moment):
+    sae = sk.SAE(sk.SAEConfig(d=6, d_sae=10, n_inst=2))
+    opt = sk.SAEOptimizer(sae, "adam", lr=1e-2)
+    sae(torch.randn(32, 6, generator=gen())).loss.sum().backward()
+    opt.step()
+    before = opt.state_tensors()["W_dec.exp_avg_sq"].clone()
+    mask = torch.zeros(2, 10, dtype=torch.bool)
+    mask[0, [2, 5]] = True
+    opt.reset_rows_("W_dec", mask, second_moment)
+    after = opt.state_tensors()
+    assert after["W_dec.exp_avg"][0, [2, 5]].abs().sum() == 0 and after["W_dec.exp_avg"][0, 0].abs().sum() > 0
+    expected = before[0][~mask[0]].mean(dim=0) if second_moment == "mean" else torch.zeros(6)
+    for j in (2, 5):  # the naive reference: the mean over the instance's other rows, or zero
+        assert torch.allclose(after["W_dec.exp_avg_sq"][0, j], expected)
+    assert torch.equal(after["W_dec.exp_avg_sq"][1], before[1])  # the other instance is untouched
+    assert torch.equal(after["W_dec.exp_avg_sq"][0, ~mask[0]], before[0, ~mask[0]])
+
+
+def test_second_moment_reset_is_validated_and_the_former_recipes_keep_zero():
+    sae = sk.SAE(sk.SAEConfig(d=6, d_sae=10))
+    with pytest.raises(ValueError, match="second_moment must be 'zero' or 'mean'"):
+        sk.SAEOptimizer(sae, "adam", lr=1e-2).reset_rows_("W_dec", torch.zeros(1, 10, dtype=torch.bool), "half")
+    with pytest.raises(ValueError, match="resample_second_moment"):
+        sk.TrainConfig(resample_second_moment="half")
+    assert sk.TrainConfig().resample_second_moment == "mean"
+    assert sk.mmcs_train_config().resample_second_moment == sk.report_train_config().resample_second_moment == "zero"
