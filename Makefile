@@ -109,11 +109,11 @@ $(VENV)/.sae-kit-png: $(STAMP)
 png: $(VENV)/.sae-kit-png
 	$(BIN)/python -m sae_kit --out $(PNG_FROM) --summary-only --no-html --png
 
-# Executed copies for readers without a kernel (sae_kit/executed.py): reuses reports/ci, executing in the CI profile
+# Executed copies for readers without a kernel (sae_kit/report/executed.py): reuses reports/ci, executing in the CI profile
 # the notebooks missing there or older than their source; plotly.js, widget views and widget state are left out, and
 # the plotly JSON too when a copy would pass 2 MB.
 docs-executed: $(VENV)/.sae-kit-png
-	$(BIN)/python -m sae_kit.executed --reports reports/ci --out docs/executed
+	$(BIN)/python -m sae_kit.report.executed --reports reports/ci --out docs/executed
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

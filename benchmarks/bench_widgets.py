@@ -3,7 +3,7 @@
 Run:  python benchmarks/bench_widgets.py                 (every explorer, seeds 0 1 2; about a minute)
       python benchmarks/bench_widgets.py --threads 2 --seeds 0 1 2 3 4
 
-Each row times what the widget does when a control moves — the explorer's `update_*` callback from `sae_kit.widgets`
+Each row times what the widget does when a control moves — the explorer's `update_*` callback from `sae_kit.explorers.widgets`
 on a plain figure: compute (or fetch from the cache) and redraw — for a setting not seen before ("cold": a new seed,
 so the cache cannot answer) and for one seen before ("cached": the notebook warms the cache for the positions a
 reader reaches first, e.g. every n/d at the default d). Medians over the seeds; the ratio column is median / budget
@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 import torch
 
 import sae_kit as sk
-from sae_kit import explore, widgets
+from sae_kit.explorers import explore, widgets
 
 BUDGET_S = 1.0
 
@@ -84,7 +84,7 @@ def bench_grid_cell(seeds: list[int]) -> None:
 
 
 def bench_feature_browser(seeds: list[int]) -> None:
-    data = sk.lm_train.DATA_DIR
+    data = sk.lm.train.DATA_DIR
     tok = sk.Tokenizer.load(data / "tokenizer.json")
     stream = tok.encode_corpus(sk.generate_stories(sk.CorpusConfig(n_stories=300, seed=1000)))
     model = sk.load_lm(data, vocab_size=tok.vocab_size)

@@ -1,4 +1,4 @@
-"""`python -m sae_kit`: execute every notebook headless and print the replicated figures (see sae_kit.report)."""
+"""`python -m sae_kit`: execute every notebook headless and print the replicated figures (see sae_kit.report.replicate)."""
 
 import sys
 

@@ -25,7 +25,7 @@ def to_jsonable(obj: Any) -> Any:
         obj = obj.detach().cpu().tolist()
     if hasattr(obj, "tolist") and not isinstance(obj, (list, dict, str)):
         obj = obj.tolist()
-    if isinstance(obj, Mapping):  # dicts and the training histories (sae_kit.history)
+    if isinstance(obj, Mapping):  # dicts and the training histories (sae_kit.training.history)
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [to_jsonable(v) for v in obj]

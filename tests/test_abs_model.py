@@ -6,13 +6,13 @@ import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit.abs_hidden import AbsHiddenData, plain_counterpart, score_sae_on_abs
-from sae_kit.abs_model import (
+from sae_kit.analysis.abs_hidden import AbsHiddenData, plain_counterpart, score_sae_on_abs
+from sae_kit.claims.next_toy import motif_claim
+from sae_kit.toy.abs_model import (
     AbsModelConfig,
     AbsModelResult,
     abs_forward,
     abs_loss,
-    motif_claim,
     neuron_motifs,
     sample_abs_batch,
     train_abs_model,

@@ -6,15 +6,15 @@ import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit.absorption import (
+from sae_kit.analysis.absorption import (
     ToySAEConfig,
-    absorption_claim,
     absorption_scores,
     check_prefixes,
     matryoshka_loss,
     train_toy_sae,
 )
-from sae_kit.hierarchy import HierarchyConfig, HierarchyData
+from sae_kit.claims.next_toy import absorption_claim
+from sae_kit.toy.hierarchy import HierarchyConfig, HierarchyData
 
 
 @pytest.mark.parametrize("kw, field", [

@@ -7,15 +7,15 @@ import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit import widgets
-from sae_kit.absorption_rows import (
+from sae_kit.analysis.absorption_rows import (
     feature_names,
     held_out_l0,
     matched_instance,
     score_absorption_row,
     train_absorption_row,
 )
-from sae_kit.collapse import PowerLawFit
+from sae_kit.analysis.collapse import PowerLawFit
+from sae_kit.explorers import widgets
 
 TRAIN = sk.TrainConfig(steps=30, batch_size=64, lr=1e-2, progress=False, device="cpu", seed=0, eval_every=30, mmcs_every=30,
                        matmul_dtype="float32")
@@ -115,11 +115,11 @@ def test_best_instance_of_an_abs_score():
     score = sk.score_sae_on_abs(torch.tensor([[[1.0, 0.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 0.0]]]),
                                 torch.eye(2)[None].expand(2, 2, 2).clone(), torch.eye(2),
                                 torch.tensor([[True, False], [True, False]]))
-    best = sk.abs_hidden.best_instance(score)
+    best = sk.analysis.abs_hidden.best_instance(score)
     assert best["instance"] == 0 and best["precision"] == 1.0 and best["recall"] == 0.5 and best["alive_fraction"] == 0.5
     dead = sk.score_sae_on_abs(torch.zeros(1, 2, 2), torch.eye(2)[None], torch.eye(2), torch.tensor([[True, False]] * 2))
     with pytest.raises(ValueError, match="no latent that fired"):
-        sk.abs_hidden.best_instance(dead)
+        sk.analysis.abs_hidden.best_instance(dead)
 
 
 def test_absorption_explorer_live_switches_rows_and_their_knob(tree, monkeypatch):

@@ -7,7 +7,7 @@ import torch
 from conftest import small_data_cfg, small_train_cfg
 
 import sae_kit as sk
-from sae_kit.train import Batches
+from sae_kit.training.loop import Batches
 
 ARCHS = {"l1": (sk.L1SAE, {}), "topk": (sk.TopKSAE, {"k": [2, 3]}), "batchtopk": (sk.BatchTopKSAE, {"k": [2, 3]}),
          "matryoshka": (sk.MatryoshkaSAE, {"prefixes": [2, 6, 16]})}

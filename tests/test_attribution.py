@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit import attribution as at
+from sae_kit.lm import attribution as at
 
 
 def random_sae(d=12, d_sae=10, **kw):

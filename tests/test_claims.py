@@ -394,7 +394,7 @@ def test_ratio_claims_fail(claim_id, edit):
 
 def test_interference_claim_on_real_random_directions():
     """Independent random draws per ratio pass; directions squeezed into half the dimensions do not match (n − 1)/d."""
-    from sae_kit.ratios import placement_stats
+    from sae_kit.toy.ratios import placement_stats
 
     d, ratios = 8, [1, 2, 4, 8, 16, 32]
     stats = [placement_stats(sk.geometry.random_directions(r * d, d, seed=100 + i).T) for i, r in enumerate(ratios)]

@@ -6,8 +6,8 @@ import math
 import pytest
 
 from sae_kit import claims as C
+from sae_kit.analysis.collapse import PowerLawFit
 from sae_kit.claims import next_toy as N
-from sae_kit.collapse import PowerLawFit
 
 
 def fit(slope: float) -> PowerLawFit:

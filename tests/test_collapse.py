@@ -6,7 +6,8 @@ import pytest
 import torch
 from scipy import stats
 
-from sae_kit.collapse import CollapseConfig, PowerLawFit, collapse_alpha, collapse_claim, fit_power_law, run_collapse
+from sae_kit.analysis.collapse import CollapseConfig, PowerLawFit, collapse_alpha, fit_power_law, run_collapse
+from sae_kit.claims.next_toy import collapse_claim
 
 ALPHAS = [10 ** (e / 4) for e in range(-4, 5)]  # 0.1 … 10
 

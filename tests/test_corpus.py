@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit.corpus import LATENTS, CorpusConfig, generate_stories, load_hf_dataset, load_text_file, train_tokenizer
+from sae_kit.lm.corpus import LATENTS, CorpusConfig, generate_stories, load_hf_dataset, load_text_file, train_tokenizer
 
 
 def optional_library(name: str):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit import deep_sae as ds
+from sae_kit.sae import deep_sae as ds
 
 
 @pytest.mark.parametrize("arch", ["topk", "l1"])

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit.optim import project_decoder_grad_
-from sae_kit.remedies import keep_worst_, resample_to_worst_
+from sae_kit.training.optim import project_decoder_grad_
+from sae_kit.training.remedies import keep_worst_, resample_to_worst_
 from tests.conftest import small_train_cfg
 
 

@@ -8,8 +8,8 @@ import sys
 import nbformat
 import pytest
 
-from sae_kit import executed
-from sae_kit.html_report import PLOTLY_MIME
+from sae_kit.report import executed
+from sae_kit.report.html_report import PLOTLY_MIME
 
 # the smallest valid PNG (1 × 1 px, grey)
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==")

@@ -9,8 +9,8 @@ from scipy.optimize import linear_sum_assignment
 
 import sae_kit as sk
 from sae_kit.exercises import solutions as sol
-from sae_kit.tms import tms_forward as kit_tms_forward
-from sae_kit.tms import tms_loss as kit_tms_loss
+from sae_kit.toy.tms import tms_forward as kit_tms_forward
+from sae_kit.toy.tms import tms_loss as kit_tms_loss
 
 ex = sk.exercises
 NAMES = ["tms_forward", "tms_loss", "dimensionality", "sae_forward", "l1_loss", "decoder_renorm", "mmcs", "mcc", "topk",

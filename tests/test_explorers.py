@@ -1,12 +1,14 @@
-"""The notebooks' explorers: what they compute (sae_kit.explore), what they draw (sae_kit.explorer_plots), and the
-plain update callbacks the widgets call (sae_kit.widgets). A real browser moves the widgets in tests/browser/."""
+"""The notebooks' explorers: what they compute (sae_kit.explorers.explore), what they draw (sae_kit.explorers.plots), and the
+plain update callbacks the widgets call (sae_kit.explorers.widgets). A real browser moves the widgets in tests/browser/."""
 
 import plotly.graph_objects as go
 import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit import explore, explorer_plots, geometry, widgets
+from sae_kit.explorers import explore, widgets
+from sae_kit.explorers import plots as explorer_plots
+from sae_kit.toy import geometry
 
 
 def test_ratio_snapshot_geometry_and_recovery():
@@ -89,7 +91,7 @@ def test_grid_cell_explorer_update():
 
 
 def test_latent_dashboards_and_feature_browser():
-    from sae_kit import lm_analysis as la
+    from sae_kit.lm import analysis as la
 
     model = sk.TinyLM(sk.LMConfig(vocab_size=30, d_model=8, n_layers=2, n_heads=2, d_mlp=16, n_ctx=10))
     windows = torch.randint(0, 30, (6, 10), generator=torch.Generator().manual_seed(0))  # [batch, pos]
@@ -116,7 +118,7 @@ def test_latent_dashboards_and_feature_browser():
 def test_head_attribution_snapshots_and_explorer():
     """Notebook 08's explorer on planted heads: a latent's mean DFA per head against a naive sum over its firing tokens,
     its top head the planted one, a dead latent drawn as such, an out-of-range latent a message."""
-    from sae_kit import attribution as at
+    from sae_kit.lm import attribution as at
 
     planted = at.planted_heads(n_heads=2, d_head=3, n_feat=2, n_tok=60, p_fire=0.3, seed=0)
     x = planted.z.reshape(60, 6)  # [tok, head·d_head]

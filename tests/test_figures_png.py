@@ -5,9 +5,9 @@ import sys
 import nbformat
 import pytest
 
-from sae_kit import figures_png
-from sae_kit.html_report import PLOTLY_MIME
-from sae_kit.report import main
+from sae_kit.report import figures_png
+from sae_kit.report.html_report import PLOTLY_MIME
+from sae_kit.report.replicate import main
 
 
 def _notebook(titles):
@@ -41,7 +41,7 @@ def test_headline_figure_picks_by_title_prefix(tmp_path):
 
 
 def test_headlines_name_every_notebook():
-    from sae_kit.report import notebooks
+    from sae_kit.report.replicate import notebooks
 
     assert sorted(figures_png.HEADLINES) == [p.stem for p in notebooks()]
 

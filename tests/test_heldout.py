@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit.corpus import CorpusConfig, generate_stories
+from sae_kit.lm.corpus import CorpusConfig, generate_stories
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit.lm import check_tokens
+from sae_kit.lm.model import check_tokens
 
 
 def tiny_cfg(**kw):

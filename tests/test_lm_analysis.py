@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit import lm_analysis as la
+from sae_kit.lm import analysis as la
 
 
 def test_label_features_matches_naive_counts():
@@ -128,10 +128,10 @@ def passing(**kw) -> dict:
 
 
 def test_lm_claims_all_pass_on_a_passing_input():
-    claims = la.lm_claims(**passing())
-    assert [c.id for c in claims] == list(la.LM_CRITERIA)
+    claims = sk.claims.lm.lm_claims(**passing())
+    assert [c.id for c in claims] == list(sk.claims.lm.LM_CRITERIA)
     assert all(c.replicated for c in claims) and "512–1024" in claims[0].ours and "bound" not in claims[0].ours
-    with_size = la.lm_claims(**passing(title_feature={**GOOD_TITLE, "d_sae": 1024}))
+    with_size = sk.claims.lm.lm_claims(**passing(title_feature={**GOOD_TITLE, "d_sae": 1024}))
     assert "feature 3 of the 1024-latent dictionary" in with_size[2].ours and "of the" not in claims[2].ours
 
 
@@ -150,7 +150,7 @@ def test_lm_claims_all_pass_on_a_passing_input():
     ("dead_latents", dict(chance_fraction=torch.tensor([[0.0, 0.0], [0.0, 0.1], [0.05, 0.28]]))),
 ])
 def test_each_lm_claim_fails_on_its_failing_input(claim_id, kw):
-    claims = {c.id: c.replicated for c in la.lm_claims(**passing(**kw))}
+    claims = {c.id: c.replicated for c in sk.claims.lm.lm_claims(**passing(**kw))}
     assert not claims[claim_id]
     assert all(ok for k, ok in claims.items() if k != claim_id)  # only the claim whose evidence changed fails
 
@@ -158,25 +158,25 @@ def test_each_lm_claim_fails_on_its_failing_input(claim_id, kw):
 def test_feature_count_bounds_are_not_estimates():
     no_dead = estimate_at([0.9, 0.9, 0.9, 0.9], [0] * 5)  # no signal and no dead latents at any size: ≥ 2048, a bound
     assert no_dead.bound == "lower" and no_dead.interval == (2048, None)
-    assert "a bound" in la.lm_claims(**passing(estimate=no_dead))[0].ours and not la.features_criterion(no_dead)
+    assert "a bound" in sk.claims.lm.lm_claims(**passing(estimate=no_dead))[0].ours and not sk.claims.lm.features_criterion(no_dead)
     rising = estimate_at([0.5, 0.6, 0.7, 0.91], [0] * 5)  # still rising at the largest pair: > 512, open above
-    assert rising.bound == "lower" and rising.interval == (512, None) and not la.features_criterion(rising)
+    assert rising.bound == "lower" and rising.interval == (512, None) and not sk.claims.lm.features_criterion(rising)
     inside = passing()["estimate"]  # levels off from (1024, 2048): 512 < G ≤ 1024
-    assert inside.bound == "exact" and inside.interval == (512, 1024) and la.features_criterion(inside)
+    assert inside.bound == "exact" and inside.interval == (512, 1024) and sk.claims.lm.features_criterion(inside)
     below = estimate_at([0.5, 0.9, 0.91, 0.91], [0] * 5)  # levels off from (256, 512): 128 < G ≤ 256
-    assert below.bound == "exact" and below.interval == (128, 256) and not la.features_criterion(below)
+    assert below.bound == "exact" and below.interval == (128, 256) and not sk.claims.lm.features_criterion(below)
     inside.bound = "upper"  # any bound is read as a bound, whatever its interval
-    assert not la.features_criterion(inside)
+    assert not sk.claims.lm.features_criterion(inside)
 
 
 def test_dead_criterion_reads_one_alpha():
-    assert la.dead_criterion(DEAD) == (True, pytest.approx(0.3), pytest.approx(0.02))
-    ok, big, small = la.dead_criterion(DEAD, torch.full((3, 2), 0.01))
+    assert sk.claims.lm.dead_criterion(DEAD) == (True, pytest.approx(0.3), pytest.approx(0.02))
+    ok, big, small = sk.claims.lm.dead_criterion(DEAD, torch.full((3, 2), 0.01))
     assert ok and big == pytest.approx(0.29) and small == pytest.approx(0.01)
     with pytest.raises(ValueError, match="dead_fraction must be"):
-        la.dead_criterion(torch.zeros(1, 3))
+        sk.claims.lm.dead_criterion(torch.zeros(1, 3))
     with pytest.raises(ValueError, match="same shape"):
-        la.dead_criterion(DEAD, torch.zeros(2, 2))
+        sk.claims.lm.dead_criterion(DEAD, torch.zeros(2, 2))
 
 
 def test_lm_plots_return_figures():

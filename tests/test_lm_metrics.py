@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import sae_kit as sk
-from sae_kit import lm_metrics as lmm
+from sae_kit.lm import metrics as lmm
 
 HOOK = "blocks.0.mlp.hook_post"
 

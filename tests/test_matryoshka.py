@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit.saelens import CFG_FILE
+from sae_kit.sae.saelens import CFG_FILE
 
 
 def mat_cfg(**kw) -> sk.SAEConfig:
@@ -57,7 +57,7 @@ def test_registry_builds_the_class():
     cfg = mat_cfg()
     for sae in (sk.SAE(cfg), sk.make_sae(cfg), sk.MatryoshkaSAE(cfg)):
         assert type(sae) is sk.MatryoshkaSAE and sae.architecture == "matryoshka"
-    assert sk.sae.REGISTRY["matryoshka"] is sk.MatryoshkaSAE
+    assert sk.sae.base.REGISTRY["matryoshka"] is sk.MatryoshkaSAE
     with pytest.raises(ValueError, match="needs architecture='matryoshka'"):
         sk.MatryoshkaSAE(sk.SAEConfig(d=6, d_sae=12))
 

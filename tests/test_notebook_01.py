@@ -1,7 +1,7 @@
 """Notebook 01 (toy models of superposition): the CI profile's figures must show each published geometry."""
 
 import sae_kit as sk
-from sae_kit.geometry import sticky_statistics
+from sae_kit.toy.geometry import sticky_statistics
 
 
 def test_toy_superposition_ci_figures(executed):

@@ -45,7 +45,7 @@ def check_page(notebook) -> None:
     import nbformat
     from plotly.offline import get_plotlyjs
 
-    from sae_kit.html_report import PLOTLY_MIME, notebook_html
+    from sae_kit.report.html_report import PLOTLY_MIME, notebook_html
 
     nb = nbformat.read(notebook, as_version=4)
     n_figures = sum(PLOTLY_MIME in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", []))
@@ -58,5 +58,5 @@ def check_page(notebook) -> None:
 
 @pytest.mark.parametrize("name", [p.stem for p in NOTEBOOKS])
 def test_notebook_report_page(executed, name):
-    """`make replicate` renders every executed notebook to an offline page (sae_kit.html_report): check the CI runs'."""
+    """`make replicate` renders every executed notebook to an offline page (sae_kit.report.html_report): check the CI runs'."""
     check_page(executed[name])

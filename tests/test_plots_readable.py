@@ -7,8 +7,9 @@ import types
 import pytest
 import torch
 
-from sae_kit import geometry, plots
-from sae_kit.sweep import GridResult
+from sae_kit import plots
+from sae_kit.toy import geometry
+from sae_kit.training.sweep import GridResult
 
 
 def _grid(sizes=(8, 16, 32), alphas=(0.01, 1.0, 100.0), feats=6):

@@ -12,8 +12,8 @@ import plotly.graph_objects as go
 import pytest
 
 import sae_kit as sk
-from sae_kit.html_figures import bin_histograms, figure_div, fit_layout
-from sae_kit.html_report import PLOTLY_MIME, index_html, notebook_html, write_notebook_html
+from sae_kit.report.html_figures import bin_histograms, figure_div, fit_layout
+from sae_kit.report.html_report import PLOTLY_MIME, index_html, notebook_html, write_notebook_html
 
 CDN_SCRIPT = re.compile(r"<script[^>]*\ssrc=[\"']?(https?:)?//", re.IGNORECASE)
 
@@ -147,9 +147,9 @@ def test_real_kernel_output_is_rendered(tmp_path):
 
 def test_index_and_main(tmp_path, capsys):
     nbformat.write(executed_like_notebook(1), tmp_path / "03_sae_training.ipynb")
-    claims = [sk.report.Claim("zone", "A Goldilocks zone of α <recovers> features", "Sharkey et al. 2022", "MMCS > 0.99",
+    claims = [sk.claims.Claim("zone", "A Goldilocks zone of α <recovers> features", "Sharkey et al. 2022", "MMCS > 0.99",
                               "0.995", True),
-              sk.report.Claim("dead", "Large α kills latents", "Sharkey et al. 2022", "most dead", "12%", False)]
+              sk.claims.Claim("dead", "Large α kills latents", "Sharkey et al. 2022", "most dead", "12%", False)]
     sk.report.write_results(tmp_path / "03_sae_training.json", "03_sae_training", "ci", claims, {"x": 1})
     assert sk.report.main(["--out", str(tmp_path), "--summary-only"]) == 0
     index = (tmp_path / "index.html").read_text()

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import save_file
 
 import sae_kit as sk
-from sae_kit.saelens import CFG_FILE, WEIGHTS_FILE
+from sae_kit.sae.saelens import CFG_FILE, WEIGHTS_FILE
 
 
 def optional_library(name: str):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit import scoring as sc
+from sae_kit.lm import scoring as sc
 
 
 def hand_made(n=6000, seed=0):
@@ -106,7 +106,6 @@ def test_token_labels_are_appended_and_bad_input_is_named():
 def test_well_scored_count_passes_exact_detectors_and_fails_random_latents():
     """Notebook 05's "easy to label" count: exact detectors (latents 0 and 3) count, the random latent does not; the
     single-token detector drops out when asked; and the claim's threshold on the count can pass and fail."""
-    from sae_kit import lm_analysis as la
 
     codes, labels, names = hand_made()
     res = sc.score_latents(codes, labels, names, sc.ScoringConfig(seed=1))
@@ -115,6 +114,6 @@ def test_well_scored_count_passes_exact_detectors_and_fails_random_latents():
     assert res.n_well_scored(0.8, exclude_token_detectors=True) == res.n_well_scored(0.8) - 1
     assert res.n_well_scored(1.0) == 2 and res.n_well_scored(0.0) == 4
     random_only = sc.score_latents(codes[:, [2]], labels, names, sc.ScoringConfig(seed=1))
-    assert random_only.n_well_scored(la.MIN_SCORE_F1) == 0  # a latent firing at random never counts
+    assert random_only.n_well_scored(sk.claims.lm.MIN_SCORE_F1) == 0  # a latent firing at random never counts
     with pytest.raises(ValueError, match="min_f1"):
         res.n_well_scored(1.5)

@@ -1,10 +1,10 @@
-"""Stacked SAEs in a residual arrangement (sae_kit.stacked): checked against a naive loop over the stages."""
+"""Stacked SAEs in a residual arrangement (sae_kit.sae.stacked): checked against a naive loop over the stages."""
 
 import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit.stacked import ResidualSource, StackedSAE, train_stacked
+from sae_kit.sae.stacked import ResidualSource, StackedSAE, train_stacked
 
 
 def _stages(d=16, n_inst=2):

@@ -84,8 +84,8 @@ def test_toy_data_stats(tiny_grid):
 
 
 def test_results_json_and_summary(tmp_path):
-    claims = [sk.report.Claim("a", "claim a", "src", "pub", "ours", True),
-              sk.report.Claim("b", "claim b", "src", "pub", "ours", False)]
+    claims = [sk.claims.Claim("a", "claim a", "src", "pub", "ours", True),
+              sk.claims.Claim("b", "claim b", "src", "pub", "ours", False)]
     sk.report.write_results(tmp_path / "01_x.json", "01_x", "ci", claims, {"v": torch.tensor([1.0, float("nan")])})
     res = sk.report.collect_results(tmp_path)
     assert res[0]["figures"]["v"] == [1.0, None] and res[0]["claims"][1]["replicated"] is False

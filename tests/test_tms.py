@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit import geometry, phase
-from sae_kit.tms import TMSData, sample_tms_batch, tms_loss
+from sae_kit.toy import geometry, phase
+from sae_kit.toy.tms import TMSData, sample_tms_batch, tms_loss
 
 
 def small_tms(**kw) -> sk.TMSConfig:

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit import geometry, phase, plots
+from sae_kit import plots
+from sae_kit.toy import geometry, phase
 
 
 def test_tms_plot_builders():
@@ -53,5 +54,5 @@ def test_ratio_sweep_scales_alpha_with_the_dictionary():
 
 
 def test_placement_stats():
-    s = sk.ratios.placement_stats(geometry.regular_polygon(2).T)
+    s = sk.toy.ratios.placement_stats(geometry.regular_polygon(2).T)
     assert s["antipodal_fraction"] == 1.0 and abs(s["mean_dimensionality"] - 0.5) < 1e-5

@@ -5,9 +5,9 @@ import torch
 from conftest import small_data_cfg, small_train_cfg
 
 import sae_kit as sk
-from sae_kit.dictionary_init import data_dictionary, init_dictionary_, pca_dictionary, weight_dictionary
-from sae_kit.optim import SAEOptimizer
-from sae_kit.remedies import resample_dead_
+from sae_kit.sae.dictionary_init import data_dictionary, init_dictionary_, pca_dictionary, weight_dictionary
+from sae_kit.training.optim import SAEOptimizer
+from sae_kit.training.remedies import resample_dead_
 
 
 def gen(seed=0):

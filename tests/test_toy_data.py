@@ -139,7 +139,7 @@ def test_bad_batch_size():
 
 def test_sample_is_the_sum_of_its_active_features():
     """x = c @ features, whether summed sparsely (the CPU path at m ≪ G) or as the dense product (dense c)."""
-    from sae_kit.toy_data import sparse_combination
+    from sae_kit.toy.data import sparse_combination
 
     data = sk.ToyData(sk.ToyDataConfig(n_features=64, d=32, avg_active=3.0, device="cpu"))
     g = torch.Generator().manual_seed(0)

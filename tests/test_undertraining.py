@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import sae_kit as sk
-from sae_kit import undertraining as ut
+from sae_kit.analysis import undertraining as ut
 
 
 def test_length_sweep_trains_each_length_and_recovery_improves():

@@ -1,9 +1,8 @@
 """A published claim and how a run compares, and one constant per published source (with its URL).
 
 Every notebook's criteria live beside this module in `sae_kit.claims`: `toy_models` (notebooks 01–02), `dictionaries`
-(03–04), `beyond` (06); the language-model claims of notebook 05 are `sae_kit.lm_analysis.lm_claims`, which reads the
-sources here. A criterion is a small function with a docstring that states it, tested with a hand-made input that
-passes and one that must fail (tests/test_claims.py).
+(03–04), `lm` (05), `beyond` (06), `next_toy` (07), `evals` (08). A criterion is a small function with a
+docstring that states it, tested with a hand-made input that passes and one that must fail (tests/test_claims.py).
 """
 
 from __future__ import annotations

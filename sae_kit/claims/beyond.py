@@ -35,7 +35,7 @@ def toolbox_claims(arch: list, optim: list, remedies: list, stacked: Claim | Non
     "TopK + resampling", "TopK + pre-act penalty", "TopK, kaiming encoder" and "TopK, kaiming encoder + AuxK".
     stacked: the stacked-TopK claim (`stacked_claim`), appended when given.
     """
-    from sae_kit.compare import frontier_gap
+    from sae_kit.analysis.compare import frontier_gap
 
     a, o, r = ({x.name: x for x in rs} for rs in (arch, optim, remedies))
     claims = []

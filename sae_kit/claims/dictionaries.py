@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 
 from sae_kit.claims.base import ANDERS_2024, REPORT_DISCUSSION, SHARKEY_2022, Claim
-from sae_kit.sweep import GridResult, goldilocks_zone
-from sae_kit.train import TrainResult
+from sae_kit.training.loop import TrainResult
+from sae_kit.training.sweep import GridResult, goldilocks_zone
 
 __all__ = ["sae_training_claims", "mcs_histogram_claims"]
 
@@ -78,7 +78,7 @@ def _dictionary_to_dictionary_claim(grid: GridResult, n_features: int) -> Claim:
     """The heuristic read as a user must, without ground truth: α by the estimator's rule (`estimate_n_features`: the
     largest α whose smallest dictionary has no dead latents). Replicated when every pair MMCS(D_i → D_{i+1}) with
     s_i ≥ G is above every pair with s_i < G."""
-    from sae_kit.estimate import estimate_n_features
+    from sae_kit.analysis.estimate import estimate_n_features
 
     sizes, alphas = grid.d_sae_values, grid.alphas
     est = estimate_n_features(grid)

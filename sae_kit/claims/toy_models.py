@@ -62,7 +62,7 @@ def sticky_claim(st: dict) -> Claim:
     2/3, 1/2 or 2/5, and at least twice the share a uniform spread over the same range would put there; and (b) D*
     plateaus at 1/2: between two consecutive sparsities both within 0.05 of 1/2 it moves by at most a third of its
     mean step over the sweep."""
-    from sae_kit.geometry import sticky_statistics
+    from sae_kit.toy.geometry import sticky_statistics
 
     s = sticky_statistics(st["d_star"], st["d_rep"], STICKY_FRACTIONS)
     clustered = s["fraction_at_fractions"] >= 0.5 and s["fraction_at_fractions"] >= 2 * s["uniform_fraction"]

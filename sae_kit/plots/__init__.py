@@ -3,7 +3,7 @@
 Grouped by subject: `tms` (toy models and the ratio of features to dimensions, notebooks 01–02), `sae` (SAE training
 and its grids on toy data, 03–04), `lm` (the tiny LM and its SAEs, 05), `recipes` (comparing recipes, 06), `next_toys`
 (computation in superposition, absorption, the α collapse law, 07), `evals` (what the field measures on LM SAEs, 08).
-The explorers' figures are in `sae_kit.explorer_plots`. Every builder is also importable from `sae_kit.plots` itself.
+The explorers' figures are in `sae_kit.explorers.plots`. Every builder is also importable from `sae_kit.plots` itself.
 """
 
 from sae_kit.plots import evals, lm, next_toys, recipes, sae, tms  # noqa: E402

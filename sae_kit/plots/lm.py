@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from sae_kit.estimate import FeatureCountEstimate
+from sae_kit.analysis.estimate import FeatureCountEstimate
 from sae_kit.plots._common import _colour, alpha_label
-from sae_kit.sweep import GridResult
+from sae_kit.training.sweep import GridResult
 
 __all__ = [
     "plot_lm_training", "plot_activation_distribution", "plot_lm_grid", "plot_feature_dashboard",

@@ -9,8 +9,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from sae_kit.plots._common import _colour, alpha_label
-from sae_kit.sweep import GridResult
-from sae_kit.train import TrainResult
+from sae_kit.training.loop import TrainResult
+from sae_kit.training.sweep import GridResult
 
 __all__ = [
     "plot_feature_frequencies", "plot_training", "plot_grid_heatmaps", "plot_mcs_histogram",

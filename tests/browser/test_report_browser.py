@@ -2,7 +2,7 @@
 
     make browser-test      # installs Chromium (Debian's, when root) and Playwright, then runs tests/browser/
 
-The pages are built (sae_kit.html_report) from the CI-profile notebooks that `make test` executed into reports/ci;
+The pages are built (sae_kit.report.html_report) from the CI-profile notebooks that `make test` executed into reports/ci;
 a notebook missing there is executed first (papermill, its CI profile). Every request that is not a local file is
 blocked and fails the test. On each page, at 1280 × 900 px:
 - formulas are typeset: MathJax has run, no formula is left as raw TeX (no $, \\(, \\[ or \\command in the text a
