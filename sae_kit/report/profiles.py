@@ -24,6 +24,7 @@ PROFILE_NAMES = ("lab", "ci", "quick", "full")
 """The profiles every notebook has; "lab" is the notebooks' default, "full" what `make replicate` runs."""
 
 _TMS_LR = 1e-2  # notebook 01's lab, ci and quick: cosine decay from 1e-2 reaches Elhage et al.'s geometries sooner
+_RATIO_ALPHAS_WIDE = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]  # notebook 02's quick and full α grid (before × d_sae/d)
 
 NOTEBOOK_PROFILES: dict[str, dict[str, dict]] = {
     "01_toy_superposition": {
@@ -49,9 +50,12 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict]] = {
     "02_strongly_interfering_ratios": {
         "lab": dict(ratios=[0.5, 1, 2, 4, 8, 16, 32], d=8, sae_steps=1000, tms_steps=1000, tms_batch_size=256, tms_seeds=1),
         "ci": dict(ratios=[1, 2, 4, 8, 16, 32], d=8, sae_steps=1000, tms_steps=1000, tms_batch_size=256, tms_seeds=1),
-        "quick": dict(ratios=[0.5, 1, 2, 4, 8, 16, 32], d=16, sae_steps=3000, tms_steps=2000, tms_batch_size=1024, tms_seeds=2),
+        # quick and full widen the α grid upwards (3, 10): at d = 16 the best α of the largest ratios sat at the
+        # default grid's top (1.0), where the recovery criterion cannot judge the ratio
+        "quick": dict(ratios=[0.5, 1, 2, 4, 8, 16, 32], d=16, sae_steps=3000, tms_steps=2000, tms_batch_size=1024, tms_seeds=2,
+                      alphas=_RATIO_ALPHAS_WIDE),
         "full": dict(ratios=[0.5, 1, 2, 4, 8, 16, 32, 64], d=16, sae_steps=8000, tms_steps=4000, tms_batch_size=1024,
-                     tms_seeds=2),
+                     tms_seeds=2, alphas=_RATIO_ALPHAS_WIDE),
     },
     "03_sae_training": {  # grid_steps × batch_size fresh samples per SAE in the grid
         "lab": dict(data=dict(n_features=128, d=64, avg_active=3.0), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=3000,
