@@ -131,3 +131,21 @@ def test_second_moment_reset_is_validated_and_the_former_recipes_keep_zero():
         sk.TrainConfig(resample_second_moment="half")
     assert sk.TrainConfig().resample_second_moment == "mean"
     assert sk.mmcs_train_config().resample_second_moment == sk.report_train_config().resample_second_moment == "zero"
+
+
+def test_benchmark_ratio_is_a_ratio_a_bound_or_nothing():
+    """bench_every_feature.seed_ratio: both found → a ratio; only the defaults → an upper bound from the reference's
+    whole run; the defaults missed → no ratio at all."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_every_feature import seed_ratio
+
+    kit = {"all_seconds": 10.0, "all_samples": 180_000}
+    both, text = seed_ratio(kit, {"all_seconds": 25.0, "all_samples": 250_000, "seconds": 25.0, "steps_done": 3900})
+    assert both == {"ratio": 0.4, "bound": False} and "0.40× time, 0.72× samples" in text
+    bound, text = seed_ratio(kit, {"all_seconds": None, "all_samples": None, "seconds": 40.0, "steps_done": 4000})
+    assert bound == {"ratio": 0.25, "bound": True} and text.startswith("< 0.25×") and "missed" in text
+    none, text = seed_ratio({"all_seconds": None, "all_samples": None}, {"all_seconds": 5.0, "all_samples": 1})
+    assert none["ratio"] is None and text == "defaults missed"
