@@ -98,3 +98,19 @@ def test_run_collapse_small_and_deterministic():
         assert torch.equal(a.alpha_star[conv].nan_to_num(-1), b.alpha_star[conv].nan_to_num(-1))
         assert len(a.grids[conv]) == 2 and a.grids[conv][0].mmcs.shape == (2, 9)
     assert not torch.equal(a.grids["mean"][0].mmcs, a.grids["mean"][1].mmcs)  # seeds differ
+
+
+def test_dead_latents_count_against_the_features_not_the_dictionary():
+    """An 8G dictionary that keeps every feature with 60 % of its latents idle has not collapsed; at d_sae = G the
+    same dead fraction leaves fewer live latents than half the features, which is collapse."""
+    cfg = CollapseConfig(n_features=32, d=16, d_sae_values=(32, 256))
+    assert cfg.dead_threshold(32) == 0.5 and cfg.dead_threshold(256) == 1 - 16 / 256
+    mmcs, dead = [0.99] * 9, [0.0, 0.1, 0.3, 0.45, 0.6, 0.7, 0.8, 0.95, 0.99]
+    at_g = collapse_alpha(ALPHAS, mmcs, dead, dead_threshold=cfg.dead_threshold(32))
+    at_8g = collapse_alpha(ALPHAS, mmcs, dead, dead_threshold=cfg.dead_threshold(256))
+    assert ALPHAS[3] < at_g < ALPHAS[4] and ALPHAS[6] < at_8g < ALPHAS[7]
+    assert CollapseConfig(alive_features=None).dead_threshold(64) is None
+    with pytest.raises(ValueError, match="alive_features"):
+        CollapseConfig(n_features=32, d_sae_values=(16, 64))  # 16 latents cannot keep half of 32 features alive
+    with pytest.raises(ValueError, match="alive_features"):
+        CollapseConfig(alive_features=1.5)

@@ -9,10 +9,13 @@ Under that convention each latent feels the penalty α/d_sae, so if an SAE colla
 convention (L1 = mean_batch Σ_j |c_j|) the per-latent penalty is α itself, and the slope is ≈ 0.
 
 Collapse α*: on a grid α_k = 10^(e_k/4) (the report's), above the α of the best MMCS, the first grid point where
-MMCS < `mmcs_threshold` (0.8) or more than `dead_threshold` (½) of the latents are dead. Between that point α_k and
-the one before it, α_{k−1}, α* is interpolated linearly in log α at the crossing of the criterion that failed
-(of the earliest crossing when both fail): log α* = log α_{k−1} + t (log α_k − log α_{k−1}),
-t = (m_{k−1} − 0.8)/(m_{k−1} − m_k) for MMCS m, t = (½ − q_{k−1})/(q_k − q_{k−1}) for the dead fraction q.
+MMCS < `mmcs_threshold` (0.8) or fewer latents stay alive than half the G features (`CollapseConfig.alive_features`:
+a dead fraction above 1 − G/(2 d_sae), ½ at d_sae = G; counted against the features, not the dictionary, because
+an SAE of 8G latents that has found every feature leaves 7/8 of them idle and has not collapsed). Between that
+point α_k and the one before it, α_{k−1}, α* is interpolated linearly in log α at the crossing of the criterion
+that failed (of the earliest crossing when both fail): log α* = log α_{k−1} + t (log α_k − log α_{k−1}),
+t = (m_{k−1} − 0.8)/(m_{k−1} − m_k) for MMCS m, t = (q* − q_{k−1})/(q_k − q_{k−1}) for the dead fraction q and its
+threshold q*.
 (Counting from the best MMCS: at tiny α an SAE is not sparse and its MMCS is low too, but that is no collapse.)
 
 Fit: least squares of log α* on log d_sae, pooled over seeds; the confidence interval is a t interval over the
@@ -144,8 +147,12 @@ class CollapseConfig:
     batch_size: int = 256
     lr: float = 1e-2
     mmcs_threshold: float = 0.8
-    dead_threshold: float | None = 0.5
-    """None: only MMCS defines collapse."""
+    """Collapse when MMCS falls below this."""
+    alive_features: float | None = 0.5
+    """Collapse when fewer latents stay alive than this fraction of the G features: a dead fraction above
+    1 − alive_features · G / d_sae (½ at d_sae = G). Counted against the features, not the dictionary: an SAE of
+    8G latents that has found every feature leaves 7/8 of them idle without having collapsed. None: only MMCS
+    defines collapse."""
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -160,8 +167,16 @@ class CollapseConfig:
             if not (isinstance(lo, int) and isinstance(hi, int) and hi - lo >= 1):
                 raise ValueError(f"alpha_exponents[{conv!r}] must be integers lo < hi, got {(lo, hi)!r}")
         check_range("mmcs_threshold", self.mmcs_threshold, 0.0, 1.0, low_open=True)
-        if self.dead_threshold is not None:
-            check_range("dead_threshold", self.dead_threshold, 0.0, 1.0, low_open=True, high_open=True)
+        if self.alive_features is not None:
+            check_range("alive_features", self.alive_features, 0.0, 1.0, low_open=True)
+            if sizes[0] <= self.alive_features * self.n_features:
+                raise ValueError(f"alive_features={self.alive_features} needs every d_sae above alive_features · "
+                                 f"n_features = {self.alive_features * self.n_features:g} (a dictionary that small is "
+                                 f"'collapsed' from the start); got d_sae_values={self.d_sae_values!r}")
+
+    def dead_threshold(self, d_sae: int) -> float | None:
+        """The dead fraction above which a dictionary of `d_sae` latents counts as collapsed (None: MMCS alone)."""
+        return None if self.alive_features is None else 1 - self.alive_features * self.n_features / d_sae
 
     def alphas(self, convention: str) -> list[float]:
         lo, hi = self.alpha_exponents[convention]
@@ -195,7 +210,7 @@ def run_collapse(cfg: CollapseConfig) -> CollapseResult:
             grid = train_grid(data, list(cfg.d_sae_values), alphas, train, sae)
             per_seed.append(grid)
             rows.append([collapse_alpha(alphas, grid.mmcs[i], grid.dead_fraction[i], cfg.mmcs_threshold,
-                                        cfg.dead_threshold) for i in range(len(cfg.d_sae_values))])
+                                        cfg.dead_threshold(size)) for i, size in enumerate(cfg.d_sae_values)])
         stars[conv] = torch.tensor(rows, dtype=torch.float64)
         grids[conv] = per_seed
         try:

@@ -99,7 +99,6 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict]] = {
     },
     "07_computation_absorption_collapse": {  # abs: the absolute-value model (lr 1e-2 reaches the
         # motifs in fewer steps than Elhage et al.'s 1e-3); sae: SAEs on its hidden layer; tree: absorption; collapse: α*
-        # (full: not run yet; about 20 min estimated from the lab run's per-part times scaled by samples × latents × d)
         "lab": dict(abs=dict(probabilities=[1.0, 0.3, 0.1, 0.03, 0.01], steps=1000, batch_size=512, lr=1e-2), sae_p=0.03,
                     sae=dict(alphas=[0.3, 1.0, 3.0], width=2, steps=1000, batch_size=256),
                     tree=dict(steps=1200, alphas=[0.003, 0.005, 0.01, 0.02, 0.03], ks=[1, 2]),
@@ -119,8 +118,10 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict]] = {
                               lr=3e-3),
                      sae_p=0.03, sae=dict(alphas=[0.1, 0.3, 1.0, 3.0], width=2, steps=5000, batch_size=256),
                      tree=dict(steps=10_000, alphas=[0.003, 0.005, 0.01, 0.02], ks=[1, 2]),
-                     collapse=dict(n_features=128, d=32, avg_active=3.0, sizes=[256, 512, 1024, 2048], seeds=2,
-                                   steps=1500, mean=(0, 10), sum=(-10, -2))),
+                     # collapse: the report's ratio G/d = 2; up to 8G latents, which at 2,000 steps still reach
+                     # MMCS ≥ 0.8 (16G at 1,500 steps never did, so α* was undefined there)
+                     collapse=dict(n_features=128, d=64, avg_active=3.0, sizes=[128, 256, 512, 1024], seeds=2,
+                                   steps=2000, mean=(-2, 9), sum=(-12, -2))),
     },
     "08_measuring_lm_saes": {  # SAEs on the tiny LM (MLP and attention), scoring, length sweeps (×multipliers), deep SAEs
         "lab": dict(stories=400, heldout=0.2, core_windows=24, label_min_count=10,
