@@ -11,7 +11,8 @@ each criterion (MCS checked every 25 steps of the kit's defaults, 1,600 samples)
 at the end, and the ratios defaults / reference of the medians over seeds.
 
 "scale": the kit's defaults at G = 512, 1024, 2048, 4096 features (d = 256, 256, 512, 1024; d_sae = 2G; λ = 0.99^(512/G),
-so the activation spectrum keeps its shape and the rarest feature fires ~G/512 times less often): samples and seconds
+so the activation spectrum keeps its shape and the rarest feature fires ~G/512 times less often; the schedule and the
+silence after which a latent is restarted grow by G/512 with it): samples and seconds
 to every feature found, and the exponents b of samples ∝ G^b and seconds ∝ G^b fitted (least squares in log–log) over
 the sizes run.
 """
@@ -127,7 +128,9 @@ def section_scale(sizes: list[int], seeds: list[int], quick: bool) -> dict:
         p_min = float(data.probabilities[-1])
         runs = []
         for seed in seeds:
-            cfg = sk.TrainConfig(seed=seed, mmcs_every=25, steps=(20 if quick else math.ceil(sk.TrainConfig().steps * G / 512)))
+            base = sk.TrainConfig()  # the schedule and the silence before a restart grow with G, as the rarest gap does
+            cfg = sk.TrainConfig(seed=seed, mmcs_every=25, steps=(20 if quick else math.ceil(base.steps * G / 512)),
+                                 resample_after=base.resample_after * G // 512)
             runs.append(kit_run(data, sk.SAEConfig(d=d, d_sae=2 * G, seed=seed), cfg))
         row = {"G": G, "d": d, "d_sae": 2 * G, "rarest_every": 1 / p_min, "runs": runs,
                "all_samples": med(runs, "all_samples"), "all_seconds": med(runs, "all_seconds")}
