@@ -109,6 +109,11 @@ def test_next_toy_figures_draw_what_they_are_given():
     curves = sk.plots.plot_collapse_curves({"mean": [0.1, 1.0]}, {"mean": torch.tensor([[0.9, 0.5]])},
                                            {"mean": torch.tensor([[0.0, 0.2]])}, [32], {"mean": [0.5]})
     assert len(curves.data) == 3 and curves.data[2].x == (0.5,)
+    with_lines = sk.plots.plot_collapse_curves({"mean": [0.1, 1.0]}, {"mean": torch.tensor([[0.9, 0.5], [0.9, 0.9]])},
+                                               {"mean": torch.tensor([[0.0, 0.2], [0.1, 0.3]])}, [32, 64],
+                                               {"mean": [0.5, math.nan]}, dead_thresholds=[0.5, 0.75])
+    lines = [t for t in with_lines.data if t.mode == "lines"]  # each size's collapse threshold, in its colour
+    assert [t.y for t in lines] == [(0.5, 0.5), (0.75, 0.75)] and lines[0].line.color == with_lines.data[0].line.color
 
 
 def test_best_instance_of_an_abs_score():

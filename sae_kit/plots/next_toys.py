@@ -156,10 +156,12 @@ def plot_collapse(d_sae_values: Sequence[int], alpha_star: dict[str, torch.Tenso
 
 def plot_collapse_curves(alphas: dict[str, Sequence[float]], mmcs: dict[str, torch.Tensor], dead: dict[str, torch.Tensor],
                          d_sae_values: Sequence[int], alpha_star: dict[str, Sequence[float]],
+                         dead_thresholds: Sequence[float | None] | None = None,
                          title: str = "MMCS and dead latents along the α grid (seed 0)") -> go.Figure:
     """Per L1 convention (columns), MMCS (top) and the dead fraction (bottom) against α for each dictionary size:
     alphas[conv] [alpha], mmcs[conv] and dead[conv] [size, alpha] (one seed's `GridResult`), with each size's α*
-    (alpha_star[conv] [size]) as a marker on the 0.8 line."""
+    (alpha_star[conv] [size]) as a marker on the 0.8 line and, given dead_thresholds [size]
+    (`CollapseConfig.dead_threshold`), each size's collapse threshold as a dotted line in its colour."""
     convs = list(alphas)
     fig = make_subplots(rows=2, cols=len(convs), shared_xaxes="columns", vertical_spacing=0.08, horizontal_spacing=0.08,
                         subplot_titles=[f"{c} L1 convention" for c in convs] + ["" for _ in convs])
@@ -171,12 +173,16 @@ def plot_collapse_curves(alphas: dict[str, Sequence[float]], mmcs: dict[str, tor
                                      name=f"d_sae = {size}", showlegend=col == 1, **kw), row=1, col=col)
             fig.add_trace(go.Scatter(x=list(alphas[conv]), y=dead[conv][i].tolist(), mode="lines+markers",
                                      showlegend=False, **kw), row=2, col=col)
+            if dead_thresholds is not None and dead_thresholds[i] is not None:
+                a = list(alphas[conv])
+                fig.add_trace(go.Scatter(x=[a[0], a[-1]], y=[dead_thresholds[i]] * 2, mode="lines", showlegend=False,
+                                         line=dict(color=colour, dash="dot", width=1), legendgroup=str(size),
+                                         name=f"collapse above {dead_thresholds[i]:.3g} dead"), row=2, col=col)
             star = alpha_star[conv][i]
             if star == star:  # not NaN
                 fig.add_trace(go.Scatter(x=[star], y=[0.8], mode="markers", marker=dict(symbol="x", size=12, color=colour),
                                          showlegend=False, legendgroup=str(size)), row=1, col=col)
         fig.add_hline(y=0.8, line=dict(dash="dot", color="grey"), row=1, col=col)
-        fig.add_hline(y=0.5, line=dict(dash="dot", color="grey"), row=2, col=col)
         fig.update_xaxes(type="log", row=1, col=col)
         fig.update_xaxes(type="log", title_text="α", row=2, col=col)
     fig.update_yaxes(range=[0, 1.02])
