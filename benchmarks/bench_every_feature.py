@@ -44,8 +44,9 @@ def kit_run(data: sk.ToyData, sae_cfg: sk.SAEConfig, cfg: sk.TrainConfig) -> dic
     r = sk.train_sae(data, sae_cfg, cfg)
     h = r.mmcs_history
     at = {int(s): float(t) for s, t in zip(h.samples, h.seconds)}
-    mm, al = r.first_reached[0], r.first_reached_min_mcs[0]
-    al = None if mm is None or al is None else max(mm, al)  # every feature found: both criteria hold
+    mm = r.first_reached[0]
+    both = torch.nonzero((h.mmcs[:, 0] >= MMCS_TARGET) & (h.min_mcs[:, 0] >= MIN_TARGET)).flatten()
+    al = int(h.samples[int(both[0])]) if both.numel() else None  # every feature found: both hold at one check
     return {"mmcs_samples": mm, "mmcs_seconds": at.get(mm), "all_samples": al, "all_seconds": at.get(al),
             "final_mmcs": float(h.mmcs[-1, 0]), "final_min": float(h.min_mcs[-1, 0]), "n_below": int(h.n_below[-1, 0]),
             "steps_done": r.steps_done, "seconds": r.seconds}

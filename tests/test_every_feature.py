@@ -149,3 +149,32 @@ def test_benchmark_ratio_is_a_ratio_a_bound_or_nothing():
     assert bound == {"ratio": 0.25, "bound": True} and text.startswith("< 0.25×") and "missed" in text
     none, text = seed_ratio({"all_seconds": None, "all_samples": None}, {"all_seconds": 5.0, "all_samples": 1})
     assert none["ratio"] is None and text == "defaults missed"
+
+
+def test_a_run_stops_only_when_both_targets_hold_at_the_same_check():
+    """Every feature found (min MCS ≥ 0.9) at one check, one lost again when MMCS reaches 0.99 at the next: not done;
+    done at the first check where both hold."""
+    from types import SimpleNamespace
+
+    from sae_kit.training.history import TrainResult
+    from sae_kit.training.loop import track_mmcs
+
+    G = 20
+    truth = torch.eye(G)
+
+    def dictionary(cos: list[float]) -> torch.Tensor:  # row i at cos[i] to feature i, the rest toward feature i + 1
+        c = torch.tensor(cos)
+        return (c[:, None] * truth + (1 - c**2).sqrt()[:, None] * truth.roll(1, dims=1))[None]
+
+    cfg = sk.TrainConfig(stop_at_mmcs=0.99, stop_at_min_mcs=0.9, mmcs_every=1, steps=10)
+    run = SimpleNamespace(cfg=cfg, res=TrainResult(sae=None, first_reached=[None], first_reached_min_mcs=[None]),
+                          ground_truth=truth, targets_met=torch.zeros(1, dtype=torch.bool), elapsed=lambda: 0.0)
+    checks = [[0.95] * G,  # every feature ≥ 0.9, MMCS 0.95
+              [1.0] * (G - 1) + [0.85],  # MMCS 0.9925, one feature lost
+              [1.0] * G]  # both
+    stopped = []
+    for step, cos in enumerate(checks, start=1):
+        run.step, run.sae = step, SimpleNamespace(dictionary=dictionary(cos))
+        stopped.append(track_mmcs(run, None))
+    assert stopped == [False, False, True]
+    assert run.res.first_reached_min_mcs == [1 * cfg.batch_size] and run.res.first_reached == [2 * cfg.batch_size]

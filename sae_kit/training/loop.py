@@ -76,6 +76,7 @@ class Run:
     x: torch.Tensor | None = None  # the step's input batch [batch, d]
     worst: torch.Tensor | None = None  # [inst, resample_pool, d] residuals of the worst-reconstructed recent inputs
     worst_loss: torch.Tensor | None = None  # [inst, resample_pool] their ‖x − x̂‖² (−inf: empty)
+    targets_met: torch.Tensor | None = None  # [inst] bool: stop_at_mmcs and stop_at_min_mcs held at one check
     bar: object = None
     started: float = field(default_factory=time.perf_counter)
     seconds_before: float = 0.0  # wall time of the parts before a resume
@@ -206,7 +207,8 @@ def log_losses(run: Run, out: SAEOutput) -> bool:
 
 def track_mmcs(run: Run, out: SAEOutput) -> bool:
     """Every `mmcs_every` steps: MMCS, the worst feature's MCS and how many are below `found_mcs` (with `record_mcs`
-    each feature's MCS); stop once every instance has reached `stop_at_mmcs` and `stop_at_min_mcs` (those set)."""
+    each feature's MCS); stop once every instance has met `stop_at_mmcs` and `stop_at_min_mcs` (those set) at one
+    and the same check (a feature found and lost again before MMCS gets there does not count)."""
     cfg, res = run.cfg, run.res
     if run.step % cfg.mmcs_every and run.step != cfg.steps:
         return False
@@ -216,7 +218,7 @@ def track_mmcs(run: Run, out: SAEOutput) -> bool:
         res.mcs_history.append(**_when(run), mcs=per_feature)
     res.mmcs_history.append(**_when(run), seconds=run.elapsed(), mmcs=values, min_mcs=worst,
                             n_below=(per_feature < cfg.found_mcs).sum(dim=-1))
-    done = True
+    together = torch.ones_like(values, dtype=torch.bool)  # [inst] every target set holds at this check
     for target, reached, now in ((cfg.stop_at_mmcs, res.first_reached, values),
                                  (cfg.stop_at_min_mcs, res.first_reached_min_mcs, worst)):
         if target is None:
@@ -224,8 +226,9 @@ def track_mmcs(run: Run, out: SAEOutput) -> bool:
         for i, v in enumerate(now.tolist()):
             if reached[i] is None and v >= target:
                 reached[i] = run.step * cfg.batch_size
-        done = done and all(r is not None for r in reached)
-    return done and (cfg.stop_at_mmcs, cfg.stop_at_min_mcs) != (None, None)
+        together &= now >= target
+    run.targets_met |= together  # a run stops once each instance has met every target at one and the same check
+    return bool(run.targets_met.all()) and (cfg.stop_at_mmcs, cfg.stop_at_min_mcs) != (None, None)
 
 
 def evaluate_held_out(run: Run, out: SAEOutput) -> bool:
@@ -303,6 +306,7 @@ def _start(data: DataSource | torch.Tensor, sae_cfg: SAEConfig, cfg: TrainConfig
                ground_truth=ground_truth.to(device) if ground_truth is not None else None,
                window=torch.zeros(3, sae_cfg.n_inst, device=device),
                fire_counts=torch.zeros(sae_cfg.n_inst, sae_cfg.d_sae + 1, device=device),
+               targets_met=torch.zeros(sae_cfg.n_inst, dtype=torch.bool, device=device),
                **(worst_pool(sae_cfg.n_inst, cfg.resample_pool, sae_cfg.d, device)
                   if cfg.resample_every and cfg.resample_from == "worst" else {}))
 
