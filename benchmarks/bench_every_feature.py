@@ -10,9 +10,9 @@ the other, each stopped once MMCS ≥ 0.99 and min MCS ≥ 0.9 (every feature fo
 each criterion (MCS checked every 25 steps of the kit's defaults, 1,600 samples), min MCS and the features below 0.9
 at the end, and the ratios defaults / reference of the medians over seeds.
 
-"scale": the kit's defaults at G = 512, 1024, 2048, 4096 features (d = 256, 256, 512, 1024; d_sae = 2G; λ = 0.99^(512/G),
+"scale": the kit's defaults at G = 512, 1024, 2048, 4096 features in d = G/2 (`--ratio`; d_sae = 2G; λ = 0.99^(512/G),
 so the activation spectrum keeps its shape and the rarest feature fires ~G/512 times less often; the schedule and the
-silence after which a latent is restarted grow by G/512 with it): samples and seconds
+silence after which a latent is restarted grow by G/512 with it, and the learning rate shrinks by 512/G): samples and seconds
 to every feature found, and the exponents b of samples ∝ G^b and seconds ∝ G^b fitted (least squares in log–log) over
 the sizes run.
 """
@@ -35,7 +35,6 @@ from reference_loop import RefSettings, train_reference  # noqa: E402
 import sae_kit as sk  # noqa: E402
 
 MMCS_TARGET, MIN_TARGET = 0.99, 0.9
-SCALE_D = {512: 256, 1024: 256, 2048: 512, 4096: 1024}
 
 
 def kit_run(data: sk.ToyData, sae_cfg: sk.SAEConfig, cfg: sk.TrainConfig) -> dict:
@@ -120,18 +119,22 @@ def seed_ratio(kit: dict, ref: dict) -> tuple[dict, str]:
     return {"ratio": r, "bound": True}, f"< {r:.2f}× time (the reference missed within {ref['steps_done']:,} steps)"
 
 
-def section_scale(sizes: list[int], seeds: list[int], quick: bool) -> dict:
+def section_scale(sizes: list[int], seeds: list[int], quick: bool, ratio: int = 2) -> dict:
     rows = []
-    print(f"the kit's defaults, d_sae = 2G, λ = 0.99^(512/G); seeds {seeds}; load {os.getloadavg()[0]:.1f}")
+    print(f"the kit's defaults scaled with G (steps and silence × G/512, lr × 512/G), d = G/{ratio}, d_sae = 2G, "
+          f"λ = 0.99^(512/G); seeds {seeds}; load {os.getloadavg()[0]:.1f}")
     for G in sizes:
-        d = SCALE_D.get(G, G // 4)
+        if G % ratio:
+            raise ValueError(f"--sizes: every G must be a multiple of --ratio {ratio}, got {G}")
+        d = G // ratio
         data = sk.ToyData(sk.ToyDataConfig(n_features=G, d=d, decay=0.99 ** (512 / G), device="cpu"))
         p_min = float(data.probabilities[-1])
         runs = []
         for seed in seeds:
-            base = sk.TrainConfig()  # the schedule and the silence before a restart grow with G, as the rarest gap does
+            base = sk.TrainConfig()  # the schedule and the silence before a restart grow with G, as the rarest gap
+            # does; the learning rate shrinks as the dictionary grows (at G = 1024, lr 1e-2 leaves features unfound)
             cfg = sk.TrainConfig(seed=seed, mmcs_every=25, steps=(20 if quick else math.ceil(base.steps * G / 512)),
-                                 resample_after=base.resample_after * G // 512)
+                                 resample_after=base.resample_after * G // 512, lr=base.lr * 512 / G)
             runs.append(kit_run(data, sk.SAEConfig(d=d, d_sae=2 * G, seed=seed), cfg))
         row = {"G": G, "d": d, "d_sae": 2 * G, "rarest_every": 1 / p_min, "runs": runs,
                "all_samples": med(runs, "all_samples"), "all_seconds": med(runs, "all_seconds")}
@@ -156,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--section", choices=["every", "scale"], default="every")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096], help="scale: numbers of features G")
+    p.add_argument("--ratio", type=int, default=2, help="scale: features per dimension G/d (the default toy data's 2)")
     p.add_argument("--report-steps", type=int, default=4000, help="every: the report recipe's budget in steps of 256")
     p.add_argument("--threads", type=int)
     p.add_argument("--quick", action="store_true")
@@ -167,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
           f"matmul_dtype 'auto' → {'bfloat16' if sk.native_bf16(torch.device('cpu')) else 'float32'}")
     t0 = time.perf_counter()
     res = (section_every(args.seeds, 20 if args.quick else args.report_steps, args.quick) if args.section == "every"
-           else section_scale(args.sizes, args.seeds, args.quick))
+           else section_scale(args.sizes, args.seeds, args.quick, args.ratio))
     print(f"({time.perf_counter() - t0:.0f} s)")
     if args.json:
         sk.write_json(args.json, res)
