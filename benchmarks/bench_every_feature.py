@@ -131,10 +131,9 @@ def section_scale(sizes: list[int], seeds: list[int], quick: bool, ratio: int = 
         p_min = float(data.probabilities[-1])
         runs = []
         for seed in seeds:
-            base = sk.TrainConfig()  # the schedule and the silence before a restart grow with G, as the rarest gap
-            # does; the learning rate shrinks as the dictionary grows (at G = 1024, lr 1e-2 leaves features unfound)
-            cfg = sk.TrainConfig(seed=seed, mmcs_every=25, steps=(20 if quick else math.ceil(base.steps * G / 512)),
-                                 resample_after=base.resample_after * G // 512, lr=base.lr * 512 / G)
+            # the schedule and the silence before a restart grow with G, as the rarest gap does; the learning rate
+            # shrinks as the dictionary grows (at G = 1024, lr 1e-2 leaves features unfound): sk.scaled_train_config
+            cfg = sk.scaled_train_config(G, seed=seed, mmcs_every=25, **({"steps": 20} if quick else {}))
             runs.append(kit_run(data, sk.SAEConfig(d=d, d_sae=2 * G, seed=seed), cfg))
         row = {"G": G, "d": d, "d_sae": 2 * G, "rarest_every": 1 / p_min, "runs": runs,
                "all_samples": med(runs, "all_samples"), "all_seconds": med(runs, "all_seconds")}

@@ -95,7 +95,16 @@ from sae_kit.toy.hierarchy import HierarchyConfig, HierarchyData
 from sae_kit.toy.ratios import RatioSweepConfig, RatioSweepResult, ratio_sweep
 from sae_kit.toy.tms import TMSConfig, TMSData, TMSResult, check_superposition, train_tms
 from sae_kit.training.history import EvalHistory, History, LossHistory, MCSHistory, MMCSHistory
-from sae_kit.training.loop import TrainConfig, TrainResult, evaluate, mmcs_train_config, report_train_config, train_sae, training_step
+from sae_kit.training.loop import (
+    TrainConfig,
+    TrainResult,
+    evaluate,
+    mmcs_train_config,
+    report_train_config,
+    scaled_train_config,
+    train_sae,
+    training_step,
+)
 from sae_kit.training.optim import SAEOptimizer
 from sae_kit.training.remedies import resample_dead_
 from sae_kit.training.schedule import lr_at
@@ -110,7 +119,7 @@ __all__ = [
     "History", "LossHistory", "MMCSHistory", "MCSHistory", "EvalHistory",
     "Recipe", "RecipeResult", "compare_recipes", "samples_to_mmcs", "frontier_gap", "recommend", "make_dictionary", "INITS",
     "data_dictionary", "pca_dictionary", "weight_dictionary", "init_dictionary_",
-    "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config", "mmcs_train_config",
+    "TrainConfig", "TrainResult", "train_sae", "evaluate", "report_train_config", "mmcs_train_config", "scaled_train_config",
     "GridResult", "train_grid", "report_alphas", "report_sizes", "goldilocks_zone", "plots", "report", "claims",
     "sae_training_claims", "toolbox_claims", "stacked_claim", "tms_claims", "ratio_claims", "widgets", "figures_png",
     "explore", "explorer_plots", "profiles", "notebook_profile", "absorption_rows",

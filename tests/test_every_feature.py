@@ -178,3 +178,15 @@ def test_a_run_stops_only_when_both_targets_hold_at_the_same_check():
         stopped.append(track_mmcs(run, None))
     assert stopped == [False, False, True]
     assert run.res.first_reached_min_mcs == [1 * cfg.batch_size] and run.res.first_reached == [2 * cfg.batch_size]
+
+
+def test_scaled_train_config_carries_the_defaults_to_more_features():
+    assert sk.scaled_train_config(512) == sk.TrainConfig()
+    cfg = sk.scaled_train_config(2048, seed=3)
+    base = sk.TrainConfig()
+    assert (cfg.steps, cfg.resample_after, cfg.lr, cfg.seed) == (4 * base.steps, 4 * base.resample_after, base.lr / 4, 3)
+    assert cfg.batch_size == base.batch_size and cfg.resample_every == base.resample_every  # the rest unchanged
+    assert sk.scaled_train_config(1024, lr=1e-3).lr == 1e-3  # overrides win
+    for bad in (0, -512, 512.0, True):
+        with pytest.raises(ValueError, match="n_features"):
+            sk.scaled_train_config(bad)

@@ -4,6 +4,7 @@ bookkeeping, in that order. The defaults are the kit's fast recipe; `report_trai
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -11,7 +12,7 @@ from sae_kit._util import check_positive_int, check_range, resolve_device
 from sae_kit.training.optim import OptimizerName
 from sae_kit.training.schedule import DECAYS, Decay, lr_at
 
-__all__ = ["TrainConfig", "report_train_config", "mmcs_train_config"]
+__all__ = ["TrainConfig", "report_train_config", "mmcs_train_config", "scaled_train_config"]
 
 
 @dataclass
@@ -176,8 +177,6 @@ def report_train_config(**overrides) -> TrainConfig:
     return TrainConfig(**{**base, **overrides})
 
 
-
-
 def mmcs_train_config(**overrides) -> TrainConfig:
     """The kit's former defaults, tuned for MMCS ≥ 0.99 alone: 3,000 steps of 256 with the same lr schedule, α from
     the start, Adam β₂ 0.999, the plain decoder gradient, no resampling (when asked for, Bricken et al.'s)."""
@@ -185,3 +184,17 @@ def mmcs_train_config(**overrides) -> TrainConfig:
                 resample_every=0, resample_after=None, resample_from="fresh", resample_pool=4096, resample_target="input",
                 resample_second_moment="zero")
     return TrainConfig(**{**base, **overrides})
+
+
+def scaled_train_config(n_features: int, **overrides) -> TrainConfig:
+    """The defaults carried from the default toy data's G = 512 features to `n_features` (with λ = 0.99^(512/G), so the
+    rarest feature fires G/512 times less often, in d = G/2 with d_sae = 2G): the schedule and the silence before a
+    restart grow by G/512, the learning rate shrinks by 512/G. Measured to find every feature at G = 512, 1024 and
+    2048 in seeds 0–2 (`benchmarks/bench_every_feature.py --section scale`; docs/benchmarks.md); at G = 1024 the
+    unscaled defaults leave features unfound. G = 512 gives `TrainConfig()` itself."""
+    if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
+        raise ValueError(f"n_features must be a positive integer (the toy data's G), got {n_features!r}")
+    base = TrainConfig()
+    scaled = dict(steps=math.ceil(base.steps * n_features / 512), resample_after=max(1, base.resample_after * n_features // 512),
+                  lr=base.lr * 512 / n_features)
+    return TrainConfig(**{**scaled, **overrides})

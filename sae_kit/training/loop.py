@@ -31,13 +31,14 @@ from sae_kit.sae.base import SAE, SAEConfig, SAEOutput
 from sae_kit.sae.dictionary_init import data_dictionary, init_dictionary_, pca_dictionary
 from sae_kit.toy.data import DataSource
 from sae_kit.training.checkpoint import save_run
-from sae_kit.training.config import TrainConfig, mmcs_train_config, report_train_config
+from sae_kit.training.config import TrainConfig, mmcs_train_config, report_train_config, scaled_train_config
 from sae_kit.training.history import TrainResult
 from sae_kit.training.optim import SAEOptimizer, project_decoder_grad_
 from sae_kit.training.remedies import density_counts, keep_worst_, resample_dead_, resample_to_worst_, worst_pool
 from sae_kit.training.resume import resume, run_signature
 
-__all__ = ["TrainConfig", "TrainResult", "train_sae", "training_step", "evaluate", "report_train_config", "mmcs_train_config"]
+__all__ = ["TrainConfig", "TrainResult", "train_sae", "training_step", "evaluate", "report_train_config", "mmcs_train_config",
+           "scaled_train_config"]
 
 
 class Batches:
