@@ -99,7 +99,8 @@ def section_every(seeds: list[int], report_steps: int, quick: bool) -> dict:
     out["per_seed_ratio"] = [seed_ratio(k, r) for k, r in zip(rows["defaults"], rows["reference"])]
     print("  every feature, defaults / reference, seed by seed: "
           + "; ".join(f"seed {s}: {t}" for s, (_, t) in zip(seeds, out["per_seed_ratio"])))
-    budget = sk.TrainConfig().steps * sk.TrainConfig().batch_size
+    defaults = sk.TrainConfig()
+    budget = defaults.steps * defaults.batch_size
     within = sum(r["all_samples"] is not None and r["all_samples"] <= budget for r in rows["defaults"])
     out["defaults_within_budget"] = within
     print(f"  the defaults find every feature within {budget:,} samples in {within} of {len(seeds)} seeds")

@@ -192,8 +192,7 @@ def scaled_train_config(n_features: int, **overrides) -> TrainConfig:
     restart grow by G/512, the learning rate shrinks by 512/G. Measured to find every feature at G = 512, 1024 and
     2048 in seeds 0–2 (`benchmarks/bench_every_feature.py --section scale`; docs/benchmarks.md); at G = 1024 the
     unscaled defaults leave features unfound. G = 512 gives `TrainConfig()` itself."""
-    if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
-        raise ValueError(f"n_features must be a positive integer (the toy data's G), got {n_features!r}")
+    check_positive_int("n_features", n_features)
     base = TrainConfig()
     scaled = dict(steps=math.ceil(base.steps * n_features / 512), resample_after=max(1, base.resample_after * n_features // 512),
                   lr=base.lr * 512 / n_features)
