@@ -57,14 +57,15 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict]] = {
         "full": dict(ratios=[0.5, 1, 2, 4, 8, 16, 32, 64], d=16, sae_steps=8000, tms_steps=4000, tms_batch_size=1024,
                      tms_seeds=2, alphas=_RATIO_ALPHAS_WIDE),
     },
-    "03_sae_training": {  # grid_steps × batch_size fresh samples per SAE in the grid
-        "lab": dict(data=dict(n_features=128, d=64, avg_active=3.0), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=3000,
+    "03_sae_training": {  # grid_steps × batch_size fresh samples per SAE in the grid; the single row: one_steps × one_batch
+        # (quick and full: the defaults' own 3,125 steps of 64 on the default toy data)
+        "lab": dict(data=dict(n_features=128, d=64, avg_active=3.0), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=3000, one_batch=256,
                     alpha_e=(-8, 8, 2), size_e=(-2, 2), grid_steps=2000, batch_size=256),
-        "ci": dict(data=dict(n_features=128, d=64, avg_active=3.0), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=3000,
+        "ci": dict(data=dict(n_features=128, d=64, avg_active=3.0), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=3000, one_batch=256,
                    alpha_e=(-8, 8, 2), size_e=(-2, 2), grid_steps=2000, batch_size=256),
-        "quick": dict(data=dict(), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=2000,
+        "quick": dict(data=dict(), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=3125, one_batch=64,
                       alpha_e=(-8, 8, 2), size_e=(-2, 3), grid_steps=600, batch_size=256),
-        "full": dict(data=dict(), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=3000,
+        "full": dict(data=dict(), one_alphas=[0.1, 0.3, 1.0, 3.0], one_steps=3125, one_batch=64,
                      alpha_e=(-8, 8, 2), size_e=(-2, 3), grid_steps=1800, batch_size=256),
     },
     "04_mcs_histograms": {  # steps × batch fresh samples per SAE; sizes are the dictionary sizes of every grid
