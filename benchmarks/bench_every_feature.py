@@ -137,21 +137,38 @@ def section_scale(sizes: list[int], seeds: list[int], quick: bool, ratio: int = 
             cfg = sk.scaled_train_config(G, seed=seed, mmcs_every=25, **({"steps": 20} if quick else {}))
             runs.append(kit_run(data, sk.SAEConfig(d=d, d_sae=2 * G, seed=seed), cfg))
         row = {"G": G, "d": d, "d_sae": 2 * G, "rarest_every": 1 / p_min, "runs": runs,
-               "all_samples": med(runs, "all_samples"), "all_seconds": med(runs, "all_seconds")}
+               "all_samples": med(runs, "all_samples"), "all_seconds": med(runs, "all_seconds"),
+               "train_us_per_sample": training_rate(data, G, d, quick)}
+        row["all_train_seconds"] = (None if row["all_samples"] is None
+                                    else row["all_samples"] * row["train_us_per_sample"] * 1e-6)
         rows.append(row)
         print(f"  G={G:>5} d={d:>5} d_sae={2 * G:>5} (rarest feature once in {1 / p_min:,.0f} samples): every feature "
-              f"after {fmt(row['all_samples'], 'samples')} samples, {fmt(row['all_seconds'])} "
-              f"(end min MCS {min(r['final_min'] for r in runs):.3f})", flush=True)
+              f"after {fmt(row['all_samples'], 'samples')} samples, {fmt(row['all_seconds'])} with the MCS checks, "
+              f"{fmt(row['all_train_seconds'])} of training alone ({row['train_us_per_sample']:.1f} µs per sample; "
+              f"end min MCS {min(r['final_min'] for r in runs):.3f})", flush=True)
     out = {"rows": rows}
     hit = [r for r in rows if r["all_samples"] is not None]
     if len(hit) >= 2:
-        for key in ("all_samples", "all_seconds"):
+        for key in ("all_samples", "all_seconds", "all_train_seconds"):
             x = torch.tensor([math.log(r["G"]) for r in hit])
             y = torch.tensor([math.log(r[key]) for r in hit])
             b = float(((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum())
             out[f"exponent_{key}"] = b
             print(f"  {key.replace('all_', '')} to every feature ∝ G^{b:.2f} (fitted over G = {[r['G'] for r in hit]})")
     return out
+
+
+def training_rate(data: sk.ToyData, G: int, d: int, quick: bool, steps: int = 100) -> float:
+    """Microseconds per training sample of `sk.scaled_train_config(G)` alone: a short run with no MCS check and one
+    evaluation, after a few warm-up steps. The runs to every feature also check MCS every 25 steps, and a check's
+    cosine matrix costs G · 2G · d multiply-adds, ∝ G³ where a step's products grow as G², so their wall time grows
+    faster with G than the training does."""
+    steps = 20 if quick else steps
+    times = []
+    for n in (5, 5 + steps):
+        cfg = sk.scaled_train_config(G, steps=n, mmcs_every=n, eval_every=n, n_eval=256, progress=False, device="cpu")
+        times.append(sk.train_sae(data, sk.SAEConfig(d=d, d_sae=2 * G), cfg).seconds)
+    return (times[1] - times[0]) / (steps * cfg.batch_size) * 1e6
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,12 +72,28 @@ def test_keep_worst_keeps_the_largest_residuals():
     err[0, :, 0] = torch.tensor([1.0, 5.0, 2.0, 4.0, 3.0])  # instance 0: norms 1..5
     err[1, :, 1] = torch.tensor([0.5, 0.1, 0.2, 0.3, 0.4])
     keep_worst_(worst, loss, err)
-    assert worst[0, :, 0].tolist() == [5.0, 4.0, 3.0] and loss[0].tolist() == [25.0, 16.0, 9.0]
+    assert sorted(worst[0, :, 0].tolist()) == [3.0, 4.0, 5.0] and sorted(loss[0].tolist()) == [9.0, 16.0, 25.0]
     more = torch.zeros(2, 2, 4)
     more[0, :, 2] = torch.tensor([3.5, 0.1])
     keep_worst_(worst, loss, more)
-    assert loss[0].tolist() == [25.0, 16.0, 12.25] and worst[0, 2, 2] == 3.5
-    assert loss[1].tolist() == pytest.approx([0.25, 0.16, 0.09])
+    assert sorted(loss[0].tolist()) == [12.25, 16.0, 25.0] and worst[0, loss[0].argmin(), 2] == 3.5
+    assert sorted(loss[1].tolist()) == pytest.approx([0.09, 0.16, 0.25])
+    assert torch.equal(loss, worst.pow(2).sum(-1))  # each kept residual sits beside its own ‖e‖²
+
+
+def test_keep_worst_matches_a_naive_merge_over_many_batches():
+    g = gen(3)
+    worst, loss = torch.zeros(3, 16, 5), torch.full((3, 16), -torch.inf)
+    seen = [[] for _ in range(3)]
+    for _ in range(20):
+        err = torch.randn(3, 7, 5, generator=g)
+        keep_worst_(worst, loss, err)
+        for i in range(3):
+            seen[i] += err[i].unbind(0)
+    for i in range(3):  # the 16 largest ‖e‖² of the 140 seen, each with its own residual
+        naive = sorted(seen[i], key=lambda e: float(e.pow(2).sum()), reverse=True)[:16]
+        order = loss[i].argsort(descending=True)
+        assert torch.equal(worst[i, order], torch.stack(naive))
 
 
 def test_resample_to_worst_restarts_silent_latents_on_the_worst_residuals():
@@ -87,14 +103,14 @@ def test_resample_to_worst_restarts_silent_latents_on_the_worst_residuals():
     opt.step()
     worst, loss = torch.zeros(2, 4, 6), torch.full((2, 4), -torch.inf)
     keep_worst_(worst, loss, torch.randn(2, 7, 6, generator=gen(1)))
-    kept = worst.clone()
+    kept, rank = worst.clone(), loss[0].argsort(descending=True)  # the pool is unordered
     silent = torch.zeros(2, 10, dtype=torch.bool)
     silent[0, [3, 8]] = True
     alive_norm = sae.W_enc[0][~silent[0]].norm(dim=-1).mean()
     untouched = sae.W_dec[1].detach().clone()
     assert resample_to_worst_(sae, opt, silent, worst, loss, encoder_scale=0.5) == [2, 0]
     for j, k in ((3, 0), (8, 1)):  # the worst residual first
-        assert torch.allclose(sae.W_dec[0, j], kept[0, k] / kept[0, k].norm(), atol=1e-6)
+        assert torch.allclose(sae.W_dec[0, j], kept[0, rank[k]] / kept[0, rank[k]].norm(), atol=1e-6)
         assert torch.allclose(sae.W_enc[0, j], sae.W_dec[0, j] * 0.5 * alive_norm, atol=1e-6)
         assert sae.b_enc[0, j] == 0
     assert torch.equal(sae.W_dec[1], untouched) and torch.all(loss == -torch.inf)  # the pool starts over

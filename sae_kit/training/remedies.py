@@ -80,12 +80,14 @@ def worst_pool(n_inst: int, pool: int, d: int, device: torch.device) -> dict[str
 @torch.no_grad()
 def keep_worst_(worst: torch.Tensor, worst_loss: torch.Tensor, err: torch.Tensor) -> None:
     """Merge a batch's residuals err [inst, batch, d] into the kept worst ones, worst [inst, pool, d] and their
-    squared norms worst_loss [inst, pool] (−inf where empty), in place: the pool largest ‖e‖² are kept."""
+    squared norms worst_loss [inst, pool] (−inf where empty), in place: the pool largest ‖e‖² are kept. The pool is
+    unordered: a newcomer takes the slot of a residual it pushed out (a few per step), so the pool is not rewritten."""
     loss = err.pow(2).sum(-1)  # [inst, batch]
-    all_loss, all_err = torch.cat([worst_loss, loss], 1), torch.cat([worst, err], 1)
-    top = all_loss.topk(worst_loss.shape[1], dim=1).indices  # [inst, pool]
-    worst_loss.copy_(all_loss.gather(1, top))
-    worst.copy_(all_err.gather(1, top[..., None].expand(-1, -1, err.shape[-1])))
+    pool = worst_loss.shape[1]
+    top = torch.cat([worst_loss, loss], 1).topk(pool, dim=1).indices  # [inst, pool] of pool slots, then the batch
+    kept = torch.zeros(loss.shape[0], pool + loss.shape[1], dtype=torch.bool, device=loss.device).scatter_(1, top, True)
+    out, new = ~kept[:, :pool], kept[:, pool:]  # as many pushed out as came in, per instance: row-major order pairs them
+    worst_loss[out], worst[out] = loss[new], err[new]
 
 
 @torch.no_grad()
