@@ -64,8 +64,9 @@ def recipes(seed: int, report_steps: int, quick: bool) -> dict:
 
 
 def med(rows: list[dict], key: str) -> float | None:
-    vals = [r[key] for r in rows]
-    return None if any(v is None for v in vals) else statistics.median(vals)
+    """The median over seeds, a miss (None) counting as later than any find: None where the median seed missed."""
+    m = statistics.median(math.inf if r[key] is None else r[key] for r in rows)
+    return None if math.isinf(m) else m
 
 
 def fmt(v: float | None, unit: str = "") -> str:

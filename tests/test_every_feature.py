@@ -156,7 +156,7 @@ def test_benchmark_ratio_is_a_ratio_a_bound_or_nothing():
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from bench_every_feature import seed_ratio
+    from bench_every_feature import med, seed_ratio
 
     kit = {"all_seconds": 10.0, "all_samples": 180_000}
     both, text = seed_ratio(kit, {"all_seconds": 25.0, "all_samples": 250_000, "seconds": 25.0, "steps_done": 3900})
@@ -165,6 +165,8 @@ def test_benchmark_ratio_is_a_ratio_a_bound_or_nothing():
     assert bound == {"ratio": 0.25, "bound": True} and text.startswith("< 0.25×") and "missed" in text
     none, text = seed_ratio({"all_seconds": None, "all_samples": None}, {"all_seconds": 5.0, "all_samples": 1})
     assert none["ratio"] is None and text == "defaults missed"
+    runs = [{"s": v} for v in (3.0, None, 1.0)]  # a miss counts as later than any find
+    assert med(runs, "s") == 3.0 and med(runs + [{"s": None}], "s") is None and med(runs[:1] + runs[2:], "s") == 2.0
 
 
 def test_a_run_stops_only_when_both_targets_hold_at_the_same_check():
