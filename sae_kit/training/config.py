@@ -18,8 +18,8 @@ __all__ = ["TrainConfig", "report_train_config", "mmcs_train_config", "scaled_tr
 @dataclass
 class TrainConfig:
     """How to train. The defaults are the kit's fast recipe, tuned to find every feature of the default toy data
-    (MMCS ≥ 0.99 and every feature's MCS ≥ 0.9 within the 200,000-sample schedule: seeds 0–2 at 173k–200k samples on
-    an AVX512-BF16 CPU; on an AMX CPU seed 2 ended one feature short): batch 64, a high learning rate
+    (MMCS ≥ 0.99 and every feature's MCS ≥ 0.9 within the 200,000-sample schedule: 9 of seeds 0–9 at 170k–200k
+    samples on an AVX512-BF16 CPU, the tenth one feature short; on an AMX CPU seed 2 ended one short): batch 64, a high learning rate
     with warm-up and cosine decay, α ramped in, Adam β₂ 0.99, the decoder gradient projected, silent latents
     resampled on the worst residuals with Adam's second moment kept at the other rows' level (docs/benchmarks.md);
     `report_train_config()` gives the report's (Adam lr 1e-3, batch 256, 20,000 steps, constant)."""
