@@ -8,7 +8,8 @@ Run:  python benchmarks/bench_every_feature.py --threads 2                      
 "every" (G = 512 features in d = 256, d_sae = 1024, the default toy data): for each seed, the three recipes one after
 the other, each stopped once MMCS ≥ 0.99 and min MCS ≥ 0.9 (every feature found); prints the samples and seconds to
 each criterion (MCS checked every 25 steps of the kit's defaults, 1,600 samples), min MCS and the features below 0.9
-at the end, and the ratios defaults / reference of the medians over seeds.
+at the end (and how many of those two latents share, `sk.shared_features`), and the ratios defaults / reference of the
+medians over seeds.
 
 "scale": the kit's defaults at G = 512, 1024, 2048, 4096 features in d = G/2 (`--ratio`; d_sae = 2G; λ = 0.99^(512/G),
 so the activation spectrum keeps its shape and the rarest feature fires ~G/512 times less often; the schedule and the
@@ -48,6 +49,7 @@ def kit_run(data: sk.ToyData, sae_cfg: sk.SAEConfig, cfg: sk.TrainConfig) -> dic
     al = int(h.samples[int(both[0])]) if both.numel() else None  # every feature found: both hold at one check
     return {"mmcs_samples": mm, "mmcs_seconds": at.get(mm), "all_samples": al, "all_seconds": at.get(al),
             "final_mmcs": float(h.mmcs[-1, 0]), "final_min": float(h.min_mcs[-1, 0]), "n_below": int(h.n_below[-1, 0]),
+            "n_shared": int(sk.shared_features(data.features, r.sae.dictionary)["shared"][0]),
             "steps_done": r.steps_done, "seconds": r.seconds}
 
 
@@ -85,7 +87,7 @@ def section_every(seeds: list[int], report_steps: int, quick: bool) -> dict:
             print(f"  seed {seed} {name:<9} MMCS≥0.99: {fmt(r['mmcs_samples'], 'samples'):>9} samples, "
                   f"{fmt(r['mmcs_seconds']):>8} · every feature: {fmt(r['all_samples'], 'samples'):>9} samples, "
                   f"{fmt(r['all_seconds']):>8} · end: MMCS {r['final_mmcs']:.4f}, min MCS {r['final_min']:.3f}, "
-                  f"{r['n_below']} below 0.9", flush=True)
+                  f"{r['n_below']} below 0.9 ({r['n_shared']} shared by two latents)", flush=True)
     out = {"seeds": seeds, "load": os.getloadavg()[0], "per_seed": rows, "median": {}}
     print(f"medians over seeds (load {os.getloadavg()[0]:.1f}):")
     for name, rs in rows.items():

@@ -110,8 +110,11 @@ def train_reference(seed: int, s: RefSettings = RefSettings(), data: sk.ToyData 
                     break
                 if max_samples is not None and samples >= max_samples:
                     break
-    m = (truth_unit @ W_dec.detach().T).amax(1)
+    cos = truth_unit @ W_dec.detach().T  # [feat, d_sae]
+    m = cos.amax(1)
+    shared = (m < s.min_target) & ((cos >= 0.8).sum(1) >= 2)  # unfound, with two latents each near the feature
     out.update(final_mmcs=float(m.mean()), final_min=float(m.min()), n_below=int((m < s.min_target).sum()),
+               n_shared=int(shared.sum()),
                steps_done=step + 1, seconds=time.perf_counter() - t0)
     return out
 

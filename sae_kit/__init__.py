@@ -39,7 +39,7 @@ from sae_kit.analysis.metrics import (
     mmcs_truth_to_learned,
     principal_angles,
 )
-from sae_kit.analysis.recovery import PlaneData, first_found, plane_recovery, rank_correlation
+from sae_kit.analysis.recovery import PlaneData, first_found, plane_recovery, rank_correlation, shared_features
 from sae_kit.analysis.undertraining import LengthSweepResult, length_sweep
 from sae_kit.claims import (
     absorption_claim,
@@ -129,7 +129,7 @@ __all__ = [
     "fraction_variance_explained", "dictionary_mmcs", "mcc", "principal_angles",
     "save_checkpoint", "load_checkpoint", "read_json", "write_json",
     "is_headless", "native_bf16", "resolve_device",
-    "estimate_n_features", "FeatureCountEstimate", "PlaneData", "plane_recovery", "first_found", "rank_correlation",
+    "estimate_n_features", "FeatureCountEstimate", "PlaneData", "plane_recovery", "first_found", "rank_correlation", "shared_features",
     "Corpus", "CorpusConfig", "TokenizedCorpus", "Tokenizer", "generate_stories", "load_hf_dataset", "load_text_file",
     "train_tokenizer", "LMConfig", "TinyLM", "TransformerLensAdapter", "load_lm", "save_lm", "LMTrainConfig",
     "LMTrainResult", "train_lm", "collect_activations", "flatten_positions", "lm_analysis",

@@ -112,6 +112,40 @@ def test_rank_correlation():
         sk.rank_correlation([1, 2], [1, 2])
 
 
+def _shared_naive(truth, dictionary, found, close):
+    unfound = shared = 0
+    for f in truth:
+        cos = [float(f @ w / w.norm()) for w in dictionary]
+        if max(cos) < found:
+            unfound += 1
+            shared += sum(c >= close for c in cos) >= 2
+    return unfound, shared
+
+
+def test_shared_features_tells_a_duplicate_pair_from_a_missing_feature():
+    e = torch.eye(6)
+    truth = e[:3]  # f0, f1, f2
+    a = 0.89
+    b = math.sqrt(1 - a * a)
+    dup = torch.stack([e[0], a * e[1] + b * e[3], a * e[1] + b * e[4], 0.5 * e[2] + 0.866 * e[5]])  # f1 shared, f2 missing
+    out = sk.shared_features(truth, dup)
+    assert out["unfound"].item() == 2 and out["shared"].item() == 1
+    assert out["n_close"].tolist() == [1, 2, 0]
+    assert (out["unfound"].item(), out["shared"].item()) == _shared_naive(truth, dup, 0.9, 0.8)
+    single = dup[[0, 1, 3]]  # the same near-miss of f1 with one latent only: unfound, not shared
+    out = sk.shared_features(truth, single)
+    assert (out["unfound"].item(), out["shared"].item()) == (2, 0) == _shared_naive(truth, single, 0.9, 0.8)
+    rows = torch.stack([dup, dup[[0, 1, 0, 3]]])  # [inst, d_sae, d]
+    assert sk.shared_features(truth, rows)["shared"].tolist() == [1, 0]
+    torch.manual_seed(0)
+    rand_truth, rand_dict = torch.randn(20, 8), torch.randn(40, 8)
+    out = sk.shared_features(rand_truth, rand_dict, found_mcs=0.8, close=0.6)
+    assert (out["unfound"].item(), out["shared"].item()) == _shared_naive(rand_truth / rand_truth.norm(dim=1, keepdim=True),
+                                                                         rand_dict, 0.8, 0.6)
+    with pytest.raises(ValueError, match="close"):
+        sk.shared_features(truth, dup, close=1.5)
+
+
 def test_plane_data_is_rotation_invariant_in_its_plane():
     data = sk.PlaneData(small_data_cfg(device="cpu"))
     assert abs(float(data.plane[0] @ data.plane[1])) < 1e-6

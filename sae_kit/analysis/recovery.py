@@ -5,6 +5,8 @@
   learned first (a question raised in the discussion of the report,
   https://www.lesswrong.com/posts/z6QQJbtpkEAX3Aojj/interim-research-report-taking-features-out-of-superposition).
 - `rank_correlation`: Spearman's ρ, to summarise "recovery against feature frequency" in one number.
+- `shared_features`: why a feature is not found: no latent near it, or two latents sharing it (each fires on the
+  feature's samples with about half its code, so each gets half the gradient and both stall near MCS 0.9).
 - `PlaneData`: toy data where two features always fire together with a rotation-invariant joint distribution. The
   data then fix the plane they span but no basis of it (the follow-up's identifiability point): an SAE finds the
   plane, at a rotation its initialisation picks. `plane_recovery` measures both sides of that: the per-feature MCS,
@@ -23,7 +25,7 @@ from sae_kit._util import check_range
 from sae_kit.analysis.metrics import cosine_matrix, principal_angles
 from sae_kit.toy.data import ToyData, ToyDataConfig
 
-__all__ = ["first_found", "rank_correlation", "PlaneData", "plane_recovery"]
+__all__ = ["first_found", "rank_correlation", "shared_features", "PlaneData", "plane_recovery"]
 
 
 def first_found(mcs_history: dict[str, list], threshold: float = 0.9, instance: int = 0) -> list[float | None]:
@@ -47,6 +49,22 @@ def rank_correlation(x: list[float], y: list[float]) -> float:
         raise ValueError(f"x and y must have the same length ≥ 3, got {len(x)} and {len(y)}")
     rho = spearmanr(x, y).statistic
     return float(rho) if math.isfinite(rho) else 0.0
+
+
+def shared_features(ground_truth: torch.Tensor, dictionary: torch.Tensor, found_mcs: float = 0.9,
+                    close: float = 0.8) -> dict[str, torch.Tensor]:
+    """Which ground-truth features are not found, and which of those are shared by two or more latents.
+
+    ground_truth [feat, d]; dictionary [d_sae, d] or [inst, d_sae, d]. A feature is found when its MCS ≥ `found_mcs`;
+    a latent is close to it when their cosine ≥ `close`. Returns "mcs" [(inst,) feat], "n_close" [(inst,) feat]
+    (latents close to each feature), and per instance "unfound" (features with MCS < found_mcs) and "shared" (those
+    of them with ≥ 2 close latents: a duplicate pair, each near the feature, rather than a feature no latent has)."""
+    check_range("found_mcs", found_mcs, 0.0, 1.0, low_open=True)
+    check_range("close", close, 0.0, 1.0, low_open=True)
+    cos = cosine_matrix(ground_truth, dictionary)  # [(inst,) feat, d_sae]
+    m, n_close = cos.amax(dim=-1), (cos >= close).sum(dim=-1)
+    unfound = m < found_mcs
+    return {"mcs": m, "n_close": n_close, "unfound": unfound.sum(dim=-1), "shared": (unfound & (n_close >= 2)).sum(dim=-1)}
 
 
 class PlaneData(ToyData):
