@@ -4,6 +4,7 @@ draws the PNGs, so no browser is needed): a PNG beside each figure, no plotly.js
 import base64
 import os
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -54,6 +55,21 @@ def test_copy_has_a_png_beside_each_figure_and_no_plotly_js(tmp_path):
     nbformat.write(nb, path)
     (written, size), = executed.write_executed_copies(tmp_path, tmp_path / "out", fake_renderer)
     assert written == tmp_path / "out" / "01_x.ipynb" and size == os.path.getsize(written) < executed.MAX_BYTES
+
+
+def test_links_out_of_notebooks_are_repointed_from_docs_executed(tmp_path):
+    nb = _executed_notebook()
+    prose = ("[start](../docs/START_HERE.md), [bench](../docs/benchmarks.md), [data](../data/README.md), "
+             "[next](02_x.ipynb), [paper](https://arxiv.org/abs/2406.04093)")
+    nb.cells.append(nbformat.v4.new_markdown_cell(prose))
+    nb.cells.append(nbformat.v4.new_code_cell("s = '](../docs/x.md)'"))  # code is not prose: left alone
+    copy = executed.static_copy(nb, fake_renderer)
+    assert copy.cells[-2].source == ("[start](../START_HERE.md), [bench](../benchmarks.md), [data](../../data/README.md), "
+                                     "[next](02_x.ipynb), [paper](https://arxiv.org/abs/2406.04093)")
+    assert copy.cells[-1].source == "s = '](../docs/x.md)'" and nb.cells[-2].source == prose  # the input is unchanged
+    root = Path(__file__).resolve().parents[1]
+    for link in ("../START_HERE.md", "../benchmarks.md", "../../data/README.md"):  # they resolve in the repository
+        assert (root / "docs" / "executed" / link).resolve().exists(), link
 
 
 def test_budget_drops_the_json_first_then_refuses():

@@ -11,6 +11,8 @@ executed notebook with:
   sae_kit.report.figures_png), and a one-line `text/plain` naming the figure;
 - HTML outputs that embed or load plotly.js dropped (a figure's HTML renderer output, `init_notebook_mode`);
 - widget views replaced by a line saying a kernel is needed, and the notebook's saved widget state removed;
+- relative links in the prose that leave notebooks/ (`../docs/START_HERE.md`) re-pointed from docs/executed/
+  (`../START_HERE.md`); links to a sibling notebook keep pointing at its executed copy beside this one;
 - the plotly JSON kept only while the copy stays under the size budget (MAX_BYTES): first dropped from the figures that
   have a PNG, and if the copy is still too big a ValueError names the notebook and its size.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import base64
 import copy
+import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -129,6 +132,7 @@ def static_copy(notebook, renderer: Renderer | None = None, max_bytes: int = MAX
     name = Path(notebook).name if isinstance(notebook, (str, Path)) else "the notebook"
     nb = nbformat.read(Path(notebook), as_version=4) if isinstance(notebook, (str, Path)) else copy.deepcopy(notebook)
     figures = _strip(nb)
+    _relink(nb)
     pngs = (renderer or kaleido_renderer)([o["data"][PLOTLY_MIME] for o in figures])
     if len(pngs) != len(figures):
         raise ValueError(f"the renderer returned {len(pngs)} PNGs for {len(figures)} figures")
@@ -144,6 +148,20 @@ def static_copy(notebook, renderer: Renderer | None = None, max_bytes: int = MAX
         raise ValueError(f"{name}: the executed copy is {size / 1e6:.2f} MB even without the plotly JSON, over the "
                          f"budget max_bytes = {max_bytes / 1e6:.2f} MB (smaller figures, fewer outputs, or a higher budget)")
     return nb
+
+
+_UP_LINK = re.compile(r"\]\(\.\./([^)\s]+)\)")
+
+
+def _relink(nb) -> None:
+    """Markdown links relative to notebooks/ that go up a level, re-pointed from docs/executed/ (in place)."""
+    def repoint(m: re.Match) -> str:
+        target = m.group(1)
+        return f"](../{target[len('docs/'):]})" if target.startswith("docs/") else f"](../../{target})"
+
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _UP_LINK.sub(repoint, cell.source)
 
 
 def stale_notebooks(reports: Path, sources: list[Path]) -> list[Path]:
