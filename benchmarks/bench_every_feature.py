@@ -49,7 +49,7 @@ def kit_run(data: sk.ToyData, sae_cfg: sk.SAEConfig, cfg: sk.TrainConfig) -> dic
     al = int(h.samples[int(both[0])]) if both.numel() else None  # every feature found: both hold at one check
     return {"mmcs_samples": mm, "mmcs_seconds": at.get(mm), "all_samples": al, "all_seconds": at.get(al),
             "final_mmcs": float(h.mmcs[-1, 0]), "final_min": float(h.min_mcs[-1, 0]), "n_below": int(h.n_below[-1, 0]),
-            "n_shared": int(sk.shared_features(data.features, r.sae.dictionary)["shared"][0]),
+            "dictionary": r.sae.dictionary[0],
             "steps_done": r.steps_done, "seconds": r.seconds}
 
 
@@ -83,6 +83,7 @@ def section_every(seeds: list[int], report_steps: int, quick: bool) -> dict:
     for seed in seeds:  # the recipes interleaved seed by seed: load from other processes hits all alike
         for name, run in recipes(seed, report_steps, quick).items():
             r = run(data)
+            r["n_shared"] = int(sk.shared_features(data.features, r.pop("dictionary"))["shared"])  # of those below 0.9
             rows.setdefault(name, []).append(r)
             print(f"  seed {seed} {name:<9} MMCS≥0.99: {fmt(r['mmcs_samples'], 'samples'):>9} samples, "
                   f"{fmt(r['mmcs_seconds']):>8} · every feature: {fmt(r['all_samples'], 'samples'):>9} samples, "
