@@ -1,7 +1,7 @@
 """Samples and wall time until every feature of the toy data is found: the report's recipe, the kit's defaults and a
 hand-tuned plain float32 PyTorch loop (`reference_loop.py`), in one process, interleaved over seeds.
 
-Run:  python benchmarks/bench_every_feature.py --threads 2                       (section "every", seeds 0–2; minutes)
+Run:  python benchmarks/bench_every_feature.py --threads 1 --repeats 3          (section "every", seeds 0–2; minutes)
       python benchmarks/bench_every_feature.py --section scale --sizes 512 1024   (how the cost grows with G)
       python benchmarks/bench_every_feature.py --quick                            (smoke test; numbers mean nothing)
 
@@ -75,14 +75,35 @@ def fmt(v: float | None, unit: str = "") -> str:
     return "missed" if v is None else (f"{v:,.0f}" if unit == "samples" else f"{v:.1f} s")
 
 
-def section_every(seeds: list[int], report_steps: int, quick: bool) -> dict:
+SECONDS = ("mmcs_seconds", "all_seconds", "seconds")
+
+
+def repeated(runs: list[dict]) -> dict:
+    """One seed's repeats of a recipe → one row: the samples (identical in every repeat: the runs are seeded) and the
+    median of each time."""
+    keys = ("mmcs_samples", "all_samples", "steps_done", "final_mmcs", "final_min", "n_below")
+    if any(tuple(r[k] for k in keys) != tuple(runs[0][k] for k in keys) for r in runs):
+        raise RuntimeError(f"repeats of one seeded run differ: {[tuple(r[k] for k in keys) for r in runs]}")
+    out = dict(runs[0])
+    for k in SECONDS:
+        out[k] = None if out[k] is None else statistics.median(r[k] for r in runs)
+    return out
+
+
+def section_every(seeds: list[int], report_steps: int, quick: bool, repeats: int = 1) -> dict:
     data = sk.ToyData(sk.ToyDataConfig(device="cpu"))
     print(f"toy data G=512 in d=256; targets MMCS ≥ {MMCS_TARGET} and min MCS ≥ {MIN_TARGET}; seeds {seeds}; "
-          f"report recipe at most {report_steps} steps of 256; load {os.getloadavg()[0]:.1f}")
+          f"report recipe at most {report_steps} steps of 256; defaults and reference {repeats}× per seed "
+          f"(interleaved, the median time counts); load {os.getloadavg()[0]:.1f}")
     rows: dict[str, list[dict]] = {}
     for seed in seeds:  # the recipes interleaved seed by seed: load from other processes hits all alike
-        for name, run in recipes(seed, report_steps, quick).items():
-            r = run(data)
+        runs = recipes(seed, report_steps, quick)
+        done = {"report": [runs.pop("report")(data)]}  # slow, and only its samples matter: once
+        for _ in range(repeats):
+            for name, run in runs.items():
+                done.setdefault(name, []).append(run(data))
+        for name, rs in done.items():
+            r = repeated(rs)
             r["n_shared"] = int(sk.shared_features(data.features, r.pop("dictionary"))["shared"])  # of those below 0.9
             rows.setdefault(name, []).append(r)
             print(f"  seed {seed} {name:<9} MMCS≥0.99: {fmt(r['mmcs_samples'], 'samples'):>9} samples, "
@@ -182,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096], help="scale: numbers of features G")
     p.add_argument("--ratio", type=int, default=2, help="scale: features per dimension G/d (the default toy data's 2)")
     p.add_argument("--report-steps", type=int, default=4000, help="every: the report recipe's budget in steps of 256")
+    p.add_argument("--repeats", type=int, default=1, help="every: runs of the defaults and the reference per seed "
+                   "(interleaved; same samples, the median seconds count)")
     p.add_argument("--threads", type=int)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", metavar="PATH")
@@ -191,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sae_kit {sk.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"matmul_dtype 'auto' → {'bfloat16' if sk.native_bf16(torch.device('cpu')) else 'float32'}")
     t0 = time.perf_counter()
-    res = (section_every(args.seeds, 20 if args.quick else args.report_steps, args.quick) if args.section == "every"
+    if args.repeats < 1:
+        p.error(f"--repeats must be ≥ 1, got {args.repeats}")
+    res = (section_every(args.seeds, 20 if args.quick else args.report_steps, args.quick, args.repeats)
+           if args.section == "every"
            else section_scale(args.sizes, args.seeds, args.quick, args.ratio))
     print(f"({time.perf_counter() - t0:.0f} s)")
     if args.json:

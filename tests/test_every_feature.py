@@ -43,6 +43,8 @@ def test_stop_at_min_mcs_stops_once_every_feature_is_found(small_data):
     (dict(found_mcs=0.0), "found_mcs"), (dict(adam_beta2=1.0), "adam_beta2"), (dict(adam_beta2=0.0), "adam_beta2"),
     (dict(resample_after=0), "resample_after"), (dict(resample_from="recent"), "resample_from"),
     (dict(resample_encoder_scale=0.0), "resample_encoder_scale"), (dict(project_decoder_grad=1), "project_decoder_grad"),
+    (dict(sqrt_sparsity=-0.1), "sqrt_sparsity"), (dict(sqrt_sparsity_eps=0.0), "sqrt_sparsity_eps"),
+    (dict(sqrt_sparsity_from=1.2), "sqrt_sparsity_from"), (dict(sqrt_sparsity_from=-0.1), "sqrt_sparsity_from"),
 ])
 def test_bad_new_fields(kw, field):
     with pytest.raises(ValueError, match=field):
@@ -169,6 +171,23 @@ def test_benchmark_ratio_is_a_ratio_a_bound_or_nothing():
     assert med(runs, "s") == 3.0 and med(runs + [{"s": None}], "s") is None and med(runs[:1] + runs[2:], "s") == 2.0
 
 
+def test_benchmark_repeats_take_the_median_time_of_identical_runs():
+    """bench_every_feature.repeated: repeats of one seeded run → its samples and the median of each time; repeats
+    whose samples differ (not the same run) are an error, not averaged."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_every_feature import repeated
+
+    same = dict(mmcs_samples=160_000, all_samples=None, steps_done=4000, final_mmcs=0.99, final_min=0.8, n_below=1)
+    runs = [dict(same, mmcs_seconds=t, all_seconds=None, seconds=2 * t) for t in (9.0, 30.0, 10.0)]
+    r = repeated(runs)
+    assert (r["mmcs_seconds"], r["seconds"], r["all_seconds"], r["all_samples"]) == (10.0, 20.0, None, None)
+    with pytest.raises(RuntimeError, match="differ"):
+        repeated([runs[0], dict(runs[1], all_samples=190_000)])
+
+
 def test_a_run_stops_only_when_both_targets_hold_at_the_same_check():
     """Every feature found (min MCS ≥ 0.9) at one check, one lost again when MMCS reaches 0.99 at the next: not done;
     done at the first check where both hold."""
@@ -208,3 +227,35 @@ def test_scaled_train_config_carries_the_defaults_to_more_features():
     for bad in (0, -512, 512.0, True):
         with pytest.raises(ValueError, match="n_features"):
             sk.scaled_train_config(bad)
+
+
+@pytest.mark.parametrize("convention", ["mean", "sum"])
+def test_sqrt_sparsity_matches_a_naive_sum(convention):
+    sae = sk.SAE(sk.SAEConfig(d=6, d_sae=10, n_inst=2, l1_convention=convention))
+    codes = torch.relu(torch.randn(2, 5, 10, generator=gen()))
+    eps = 0.1
+    naive = torch.zeros(2)
+    for i in range(2):
+        for b in range(5):
+            naive[i] += sum((float(c) + eps) ** 0.5 - eps ** 0.5 for c in codes[i, b]) / 5
+    naive = naive / 10 if convention == "mean" else naive
+    assert torch.allclose(sae.sqrt_sparsity(codes, eps), naive, atol=1e-6)
+    assert torch.equal(sae.sqrt_sparsity(torch.zeros(2, 5, 10), eps), torch.zeros(2))  # silent codes cost nothing
+    # two latents sharing a code cost more than one latent holding it (under L1 they cost the same)
+    one, two = torch.tensor([[[1.0, 0.0]]]), torch.tensor([[[0.5, 0.5]]])
+    sq = sk.SAE(sk.SAEConfig(d=2, d_sae=2, l1_convention="sum"))
+    assert sq.sqrt_sparsity(two, eps) > sq.sqrt_sparsity(one, eps) and one.sum() == two.sum()
+
+
+def test_sqrt_sparsity_acts_from_its_step_on(small_data):
+    cfg = small_train_cfg(steps=40, sqrt_sparsity_from=0.5)
+    assert [cfg.sqrt_sparsity_at(s) for s in (0, 19, 20, 39)] == [0.0, 0.0, 1.0, 1.0]
+    assert sk.TrainConfig().sqrt_sparsity_at(1999) == 0.0 and sk.TrainConfig().sqrt_sparsity_at(2000) == 1.0
+    assert sk.report_train_config().sqrt_sparsity == sk.mmcs_train_config().sqrt_sparsity == 0.0
+    sae_cfg = sk.SAEConfig(d=16, d_sae=32)
+    W = {}
+    for name, kw in {"off": dict(sqrt_sparsity=0.0), "never": dict(sqrt_sparsity_from=1.0),
+                     "late": dict(sqrt_sparsity_from=0.5), "on": dict(sqrt_sparsity=2.0, sqrt_sparsity_from=0.0)}.items():
+        W[name] = sk.train_sae(small_data, sae_cfg, small_train_cfg(steps=40, **kw)).sae.W_dec
+    assert torch.equal(W["off"], W["never"])  # from the last step on: never applied
+    assert not torch.equal(W["off"], W["late"]) and not torch.equal(W["late"], W["on"])

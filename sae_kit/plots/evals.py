@@ -24,7 +24,7 @@ def plot_core_metrics(rows: dict[str, dict], title: str = "Core metrics, SAEBenc
     labels = [lab for _, lab in CORE_BARS]
     fig = go.Figure([go.Bar(x=labels, y=[m[k] for k, _ in CORE_BARS], name=f"{name} (L0 {m['l0']:.1f})",
                             marker_color=_colour(i, len(rows)), text=[f"{m[k]:.2f}" for k, _ in CORE_BARS],
-                            textposition="outside")
+                            textposition="auto", insidetextanchor="end", textangle=0)  # inside tall bars, off the line at 1
                      for i, (name, m) in enumerate(rows.items())])
     fig.add_hline(y=1.0, line_dash="dot", line_color="grey")
     fig.update_layout(title=title, barmode="group", yaxis_title="score (1 = perfect)", yaxis_range=[0, 1.15], height=480,

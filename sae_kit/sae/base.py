@@ -187,6 +187,12 @@ class SAE(nn.Module):
             loss = loss + cfg.preact_std_coeff * preact_std
         return SAEOutput(x_hat, codes, mse, l1, l0, loss, aux, preact_std)
 
+    def sqrt_sparsity(self, codes: torch.Tensor, eps: float) -> torch.Tensor:
+        """Σ_j (√(c_j + ε) − √ε) per sample, averaged over the batch, in the L1 convention: codes [inst, batch, d_sae] →
+        [inst] (training's square-root term, `TrainConfig.sqrt_sparsity`; 0 for codes that are all 0)."""
+        per_sample = ((codes + eps).sqrt() - eps**0.5).sum(dim=-1).mean(dim=-1)  # [inst]
+        return per_sample / self.cfg.d_sae if self.cfg.l1_convention == "mean" else per_sample
+
     def aux_loss(self, x: torch.Tensor, x_hat: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
         """AuxK = ‖e − W_decᵀ TopK_aux(pre restricted to dead latents)‖² / ‖e‖², e = x − x̂ held fixed; [inst]."""
         dead = self.dead_mask()  # [inst, d_sae]

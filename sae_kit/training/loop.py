@@ -135,8 +135,11 @@ def training_step(run: Run) -> SAEOutput:
     sae.l1_coeff.copy_(run.alpha * cfg.l1_scale_at(step))  # α ramped in over l1_warmup_steps
     run.x = run.batches.next()
     out = sae(run.x, with_l0=_logs_at(cfg, step + 1), matmul_dtype=run.matmul_dtype)
-    total = out.loss.sum()  # instances share no parameters: the sum trains each on its own loss
-    _check_finite(total, out.loss, step, lr)
+    loss = out.loss  # [inst] mse + α·L1 (+ the SAE's own terms), as logged
+    if beta := cfg.sqrt_sparsity_at(step):  # the schedule's last part: α·β·Σ(√(c + ε) − √ε) beside L1
+        loss = loss + sae.l1_coeff * beta * sae.sqrt_sparsity(out.codes, cfg.sqrt_sparsity_eps)
+    total = loss.sum()  # instances share no parameters: the sum trains each on its own loss
+    _check_finite(total, loss, step, lr)
     run.opt.zero_grad()
     total.backward()
     if cfg.project_decoder_grad:
