@@ -259,3 +259,14 @@ def test_sqrt_sparsity_acts_from_its_step_on(small_data):
         W[name] = sk.train_sae(small_data, sae_cfg, small_train_cfg(steps=40, **kw)).sae.W_dec
     assert torch.equal(W["off"], W["never"])  # from the last step on: never applied
     assert not torch.equal(W["off"], W["late"]) and not torch.equal(W["late"], W["on"])
+
+
+def test_sqrt_sparsity_is_skipped_where_no_instance_has_an_l1_penalty(small_data, monkeypatch):
+    calls = []
+    real = sk.SAE.sqrt_sparsity
+    monkeypatch.setattr(sk.SAE, "sqrt_sparsity", lambda self, codes, eps: calls.append(1) or real(self, codes, eps))
+    cfg = small_train_cfg(steps=10, sqrt_sparsity_from=0.5)
+    sk.train_sae(small_data, sk.SAEConfig(d=16, d_sae=32, architecture="topk", k=2), cfg)  # α = 0: nothing to weigh
+    assert calls == []
+    sk.train_sae(small_data, sk.SAEConfig(d=16, d_sae=32, n_inst=2, l1_coeff=[0.0, 0.3]), cfg)  # one row penalised
+    assert len(calls) == 5  # steps 5–9

@@ -170,13 +170,8 @@ class SAE(nn.Module):
         pre = self.preactivations(x, matmul_dtype)
         codes, x_hat = self.codes_and_reconstruction(pre, matmul_dtype)
         mse = (x_hat - x).pow(2).mean(dim=(-2, -1))
-        # reduce over d_sae in memory order: for shared x, codes is a transposed view of [batch, inst, d_sae]
-        flat = codes.transpose(0, 1) if x.dim() == 2 else codes  # [batch, inst, d_sae] or [inst, batch, d_sae]
-        b_axis = 0 if x.dim() == 2 else 1
-        l1 = flat.sum(dim=-1).mean(dim=b_axis)  # codes ≥ 0, so |c| = c
-        if cfg.l1_convention == "mean":
-            l1 = l1 / cfg.d_sae
-        l0 = flat.detach().sign().sum(dim=-1).mean(dim=b_axis) if with_l0 else torch.full_like(mse, float("nan"))
+        l1 = self.per_sample_penalty(codes)  # codes ≥ 0, so |c| = c
+        l0 = codes.detach().sign().sum(dim=-1).mean(dim=-1) if with_l0 else torch.full_like(mse, float("nan"))  # a count
         loss = mse + self.l1_coeff * l1
         aux = preact_std = None
         if cfg.aux_k:
@@ -187,11 +182,19 @@ class SAE(nn.Module):
             loss = loss + cfg.preact_std_coeff * preact_std
         return SAEOutput(x_hat, codes, mse, l1, l0, loss, aux, preact_std)
 
+    def per_sample_penalty(self, terms: torch.Tensor) -> torch.Tensor:
+        """Σ_j terms_j per sample, averaged over the batch, in the L1 convention ("mean" divides by d_sae):
+        terms [inst, batch, d_sae] → [inst]. L1 is this of the codes, the square-root term of √(c + ε) − √ε."""
+        if terms.stride(0) < terms.stride(1):  # a transposed view of [batch, inst, d_sae] (shared x): reduce in memory order
+            per_sample = terms.transpose(0, 1).sum(dim=-1).mean(dim=0)  # [inst]
+        else:
+            per_sample = terms.sum(dim=-1).mean(dim=-1)
+        return per_sample / self.cfg.d_sae if self.cfg.l1_convention == "mean" else per_sample
+
     def sqrt_sparsity(self, codes: torch.Tensor, eps: float) -> torch.Tensor:
         """Σ_j (√(c_j + ε) − √ε) per sample, averaged over the batch, in the L1 convention: codes [inst, batch, d_sae] →
         [inst] (training's square-root term, `TrainConfig.sqrt_sparsity`; 0 for codes that are all 0)."""
-        per_sample = ((codes + eps).sqrt() - eps**0.5).sum(dim=-1).mean(dim=-1)  # [inst]
-        return per_sample / self.cfg.d_sae if self.cfg.l1_convention == "mean" else per_sample
+        return self.per_sample_penalty((codes + eps).sqrt() - eps**0.5)
 
     def aux_loss(self, x: torch.Tensor, x_hat: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
         """AuxK = ‖e − W_decᵀ TopK_aux(pre restricted to dead latents)‖² / ‖e‖², e = x − x̂ held fixed; [inst]."""

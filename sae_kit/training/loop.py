@@ -67,6 +67,7 @@ class Run:
     batches: Batches
     res: TrainResult
     alpha: torch.Tensor  # [inst] the target α; sae.l1_coeff holds the ramped value during training
+    penalised: bool  # some instance has α > 0 (TopK rows have none: then the square-root term is skipped)
     matmul_dtype: torch.dtype | None  # None: float32 products
     eval_data: torch.Tensor  # [n_eval, d] held out
     ground_truth: torch.Tensor | None  # [feat, d]
@@ -136,7 +137,7 @@ def training_step(run: Run) -> SAEOutput:
     run.x = run.batches.next()
     out = sae(run.x, with_l0=_logs_at(cfg, step + 1), matmul_dtype=run.matmul_dtype)
     loss = out.loss  # [inst] mse + α·L1 (+ the SAE's own terms), as logged
-    if beta := cfg.sqrt_sparsity_at(step):  # the schedule's last part: α·β·Σ(√(c + ε) − √ε) beside L1
+    if (beta := cfg.sqrt_sparsity_at(step)) and run.penalised:  # the schedule's last part: α·β·Σ(√(c + ε) − √ε)
         loss = loss + sae.l1_coeff * beta * sae.sqrt_sparsity(out.codes, cfg.sqrt_sparsity_eps)
     total = loss.sum()  # instances share no parameters: the sum trains each on its own loss
     _check_finite(total, loss, step, lr)
@@ -306,7 +307,7 @@ def _start(data: DataSource | torch.Tensor, sae_cfg: SAEConfig, cfg: TrainConfig
     res = TrainResult(sae=sae, first_reached=[None] * sae_cfg.n_inst, first_reached_min_mcs=[None] * sae_cfg.n_inst,
                       matmul_dtype="float32" if matmul_dtype is None else str(matmul_dtype).removeprefix("torch."))
     return Run(sae=sae, opt=opt, cfg=cfg, batches=Batches(data, cfg.batch_size, g, device), res=res,
-               alpha=sae.l1_coeff.clone(), matmul_dtype=matmul_dtype, eval_data=eval_data.to(device),
+               alpha=sae.l1_coeff.clone(), penalised=bool(sae.l1_coeff.any()), matmul_dtype=matmul_dtype, eval_data=eval_data.to(device),
                ground_truth=ground_truth.to(device) if ground_truth is not None else None,
                window=torch.zeros(3, sae_cfg.n_inst, device=device),
                fire_counts=torch.zeros(sae_cfg.n_inst, sae_cfg.d_sae + 1, device=device),
