@@ -149,3 +149,7 @@ def test_sample_is_the_sum_of_its_active_features():
     assert torch.allclose(x, naive, atol=1e-6)
     dense = torch.rand(20, 64, generator=g)  # every coefficient nonzero: the dense product
     assert torch.equal(sparse_combination(dense, data.features), dense @ data.features)
+    b, f = c.nonzero(as_tuple=True)  # the drawn entries handed in give the same sum, a zero-valued entry adding nothing
+    zero = (torch.tensor([0]), torch.tensor([int(torch.nonzero(c[0] == 0)[0])]), torch.tensor([0.0]))
+    entries = (torch.cat([b, zero[0]]), torch.cat([f, zero[1]]), torch.cat([c[b, f], zero[2]]))
+    assert torch.equal(sparse_combination(c, data.features, entries), sparse_combination(c, data.features))

@@ -137,6 +137,11 @@ class ToyData:
 
     def sample_coefficients(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Coefficients c [batch, feat]: 0 where inactive, s_i · U[0, 1) where active."""
+        return self._draw(batch_size, generator)[0]
+
+    def _draw(self, batch_size: int, generator: torch.Generator | None
+              ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """c [batch, feat] and its drawn entries (sample index [n_active], feature index [n_active], value [n_active])."""
         check_positive_int("batch_size", batch_size)
         if generator is not None and not same_device(generator.device, self.device):
             raise ValueError(f"generator lives on {generator.device} but the samples are made on {self.device} "
@@ -149,26 +154,31 @@ class ToyData:
             z = torch.randn(shape, **kw) @ self._chol.T  # [batch, feat], one correlated draw per sample
             active = torch.special.ndtr(z) < self.probabilities  # P(active) = p_i exactly; co-activation from Σ
         b, f = active.nonzero(as_tuple=True)  # [n_active] each: only the active ones draw a coefficient
+        values = torch.rand(b.shape[0], **kw) * self.scales[f]
         c = torch.zeros(shape, device=self.device)
-        c[b, f] = torch.rand(b.shape[0], **kw) * self.scales[f]
-        return c
+        c[b, f] = values
+        return c, (b, f, values)
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw `batch_size` samples: (x [batch, d], coefficients [batch, feat]) with x = coefficients @ features."""
-        c = self.sample_coefficients(batch_size, generator)
-        return sparse_combination(c, self.features), c
+        c, entries = self._draw(batch_size, generator)
+        return sparse_combination(c, self.features, entries), c
 
 
-def sparse_combination(c: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+def sparse_combination(c: torch.Tensor, features: torch.Tensor,
+                       entries: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """x = c @ features [batch, d] for coefficients c [batch, feat], summing only the nonzero terms on a CPU when at
     most a tenth of c is nonzero (the toy data's m of G: 5 of 512), which is several times faster than the dense
-    product there; the dense product elsewhere (on a GPU the sum of scattered terms would not be deterministic)."""
+    product there; the dense product elsewhere (on a GPU the sum of scattered terms would not be deterministic).
+    entries: (sample index, feature index, value) of c's nonzero terms where the caller has them (saves a pass over c;
+    a term whose value is 0 adds nothing)."""
     if c.device.type != "cpu" or c.dim() != 2:
         return c @ features
-    b, f = c.nonzero(as_tuple=True)  # [nnz] each
+    b, f, values = entries if entries is not None else (*c.nonzero(as_tuple=True), None)  # [nnz] each
     if 10 * b.shape[0] > c.numel():
         return c @ features
-    return torch.zeros(c.shape[0], features.shape[1], dtype=c.dtype).index_add_(0, b, c[b, f, None] * features[f])
+    values = c[b, f] if values is None else values
+    return torch.zeros(c.shape[0], features.shape[1], dtype=c.dtype).index_add_(0, b, values[:, None] * features.index_select(0, f))
 
 
 def toy_data_stats(data: ToyData, n_samples: int = 20_000, seed: int = 0) -> dict[str, object]:
