@@ -111,6 +111,21 @@ def test_checkpoint_for_another_shape_is_refused(tmp_path, small_data):
         sk.train_sae(small_data, sk.SAEConfig(d=16, d_sae=12), cfg)
 
 
+def test_checkpoint_with_l1_alone_resumes_as_before_the_square_root_term(tmp_path, small_data):
+    """L1 alone (sqrt_sparsity=0) trains as before the term existed, so its signature leaves the term's fields out
+    (checkpoints of that time still resume); a checkpoint of either kind refuses a run of the other."""
+    from sae_kit.training.resume import run_signature
+
+    sae_cfg = sk.SAEConfig(d=16, d_sae=8)
+    off, on = small_train_cfg(sqrt_sparsity=0.0), small_train_cfg()
+    assert not {"sqrt_sparsity", "sqrt_sparsity_eps", "sqrt_sparsity_from"} & set(run_signature(sae_cfg, off)["train"])
+    assert run_signature(sae_cfg, on)["train"]["sqrt_sparsity"] == 1.0
+    assert run_signature(sae_cfg, small_train_cfg(sqrt_sparsity_eps=0.2))["train"]["sqrt_sparsity_eps"] == 0.2
+    sk.train_sae(small_data, sae_cfg, small_train_cfg(sqrt_sparsity=0.0, checkpoint_dir=str(tmp_path)))
+    with pytest.raises(ValueError, match="another configuration"):
+        sk.train_sae(small_data, sae_cfg, small_train_cfg(checkpoint_dir=str(tmp_path)))
+
+
 def test_corrupt_checkpoint_is_refused(tmp_path, small_data):
     cfg = small_train_cfg(checkpoint_dir=str(tmp_path))
     sk.train_sae(small_data, sk.SAEConfig(d=16, d_sae=8), cfg)

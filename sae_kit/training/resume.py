@@ -20,7 +20,8 @@ __all__ = ["run_signature", "resume"]
 
 
 _BEFORE = {"adam_beta2": 0.999, "project_decoder_grad": False, "resample_after": None, "resample_from": "fresh",
-           "resample_encoder_scale": 0.2, "stop_at_min_mcs": None, "found_mcs": 0.9}
+           "resample_encoder_scale": 0.2, "stop_at_min_mcs": None, "found_mcs": 0.9,
+           "sqrt_sparsity": 0.0, "sqrt_sparsity_eps": 0.1, "sqrt_sparsity_from": 0.64}
 
 
 def run_signature(sae_cfg: SAEConfig, cfg: TrainConfig) -> dict:
