@@ -19,7 +19,8 @@ __all__ = ["TrainConfig", "report_train_config", "mmcs_train_config", "scaled_tr
 class TrainConfig:
     """How to train. The defaults are the kit's fast recipe, tuned to find every feature of the default toy data
     (MMCS ≥ 0.99 and every feature's MCS ≥ 0.9 within the 200,000-sample schedule: all of seeds 0–19 at 162k–200k
-    samples, median 167k, on an AVX512-BF16 CPU): batch 64, a high learning rate with warm-up and cosine decay, α
+    samples, median 167k, with bfloat16 products on an AVX512-BF16 CPU; 19 of 20, median 163k, with float32 products,
+    as on CPUs without native bfloat16): batch 64, a high learning rate with warm-up and cosine decay, α
     ramped in, Adam β₂ 0.99, the decoder gradient projected, silent latents resampled on the worst residuals with
     Adam's second moment kept at the other rows' level, and in the schedule's last third a square-root sparsity term
     beside L1 (docs/benchmarks.md);
