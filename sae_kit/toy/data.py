@@ -178,7 +178,8 @@ def sparse_combination(c: torch.Tensor, features: torch.Tensor,
     if 10 * b.shape[0] > c.numel():
         return c @ features
     values = c[b, f] if values is None else values
-    return torch.zeros(c.shape[0], features.shape[1], dtype=c.dtype).index_add_(0, b, values[:, None] * features.index_select(0, f))
+    terms = values[:, None] * features.index_select(0, f)  # [nnz, d]
+    return torch.zeros(c.shape[0], features.shape[1], dtype=c.dtype).index_add_(0, b, terms)
 
 
 def toy_data_stats(data: ToyData, n_samples: int = 20_000, seed: int = 0) -> dict[str, object]:

@@ -307,7 +307,8 @@ def _start(data: DataSource | torch.Tensor, sae_cfg: SAEConfig, cfg: TrainConfig
     res = TrainResult(sae=sae, first_reached=[None] * sae_cfg.n_inst, first_reached_min_mcs=[None] * sae_cfg.n_inst,
                       matmul_dtype="float32" if matmul_dtype is None else str(matmul_dtype).removeprefix("torch."))
     return Run(sae=sae, opt=opt, cfg=cfg, batches=Batches(data, cfg.batch_size, g, device), res=res,
-               alpha=sae.l1_coeff.clone(), penalised=bool(sae.l1_coeff.any()), matmul_dtype=matmul_dtype, eval_data=eval_data.to(device),
+               alpha=sae.l1_coeff.clone(), penalised=bool(sae.l1_coeff.any()), matmul_dtype=matmul_dtype,
+               eval_data=eval_data.to(device),
                ground_truth=ground_truth.to(device) if ground_truth is not None else None,
                window=torch.zeros(3, sae_cfg.n_inst, device=device),
                fire_counts=torch.zeros(sae_cfg.n_inst, sae_cfg.d_sae + 1, device=device),
