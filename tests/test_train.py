@@ -121,9 +121,18 @@ def test_checkpoint_with_l1_alone_resumes_as_before_the_square_root_term(tmp_pat
     assert not {"sqrt_sparsity", "sqrt_sparsity_eps", "sqrt_sparsity_from"} & set(run_signature(sae_cfg, off)["train"])
     assert run_signature(sae_cfg, on)["train"]["sqrt_sparsity"] == 1.0
     assert run_signature(sae_cfg, small_train_cfg(sqrt_sparsity_eps=0.2))["train"]["sqrt_sparsity_eps"] == 0.2
-    sk.train_sae(small_data, sae_cfg, small_train_cfg(sqrt_sparsity=0.0, checkpoint_dir=str(tmp_path)))
+    done = sk.train_sae(small_data, sae_cfg, small_train_cfg(sqrt_sparsity=0.0, checkpoint_dir=str(tmp_path)))
     with pytest.raises(ValueError, match="another configuration"):
         sk.train_sae(small_data, sae_cfg, small_train_cfg(checkpoint_dir=str(tmp_path)))
+    tensors, meta = sk.load_checkpoint(tmp_path)  # as the kit wrote it while it still recorded the term's fields at 0
+    meta["run"]["train"].update(sqrt_sparsity=0.0, sqrt_sparsity_eps=0.1, sqrt_sparsity_from=0.64)
+    sk.save_checkpoint(tmp_path, tensors, meta)
+    again = sk.train_sae(small_data, sae_cfg, small_train_cfg(sqrt_sparsity=0.0, checkpoint_dir=str(tmp_path)))
+    assert torch.equal(again.sae.W_dec, done.sae.W_dec)
+    meta["run"]["train"]["sqrt_sparsity_eps"] = 0.3  # any other stored value still refuses
+    sk.save_checkpoint(tmp_path, tensors, meta)
+    with pytest.raises(ValueError, match="another configuration"):
+        sk.train_sae(small_data, sae_cfg, small_train_cfg(sqrt_sparsity=0.0, checkpoint_dir=str(tmp_path)))
 
 
 def test_corrupt_checkpoint_is_refused(tmp_path, small_data):

@@ -9,6 +9,7 @@ ends with exactly the numbers of an uninterrupted one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +56,19 @@ def save_run(directory: str | Path, step: int, run: dict, model: nn.Module, pref
 
 
 def load_run(directory: str | Path, run: dict, model: nn.Module, prefix: str, rng: dict[str, torch.Generator],
-             hint: str = "") -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+             hint: str = "", stored_as_now: Callable[[dict], dict] | None = None
+             ) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
     """Load a checkpoint into `model` and the generators; returns (the optimiser tensors with "opt." removed, meta),
-    or None when `directory` holds no checkpoint. A checkpoint of another configuration or shape raises ValueError."""
+    or None when `directory` holds no checkpoint. A checkpoint of another configuration or shape raises ValueError.
+    stored_as_now: maps the stored configuration to the form `run` has today before they are compared."""
     loaded = io.load_checkpoint(directory)
     if loaded is None:
         return None
     tensors, meta = loaded
-    if io.to_jsonable(meta.get("run")) != io.to_jsonable(run):
+    stored = io.to_jsonable(meta.get("run"))
+    if stored_as_now is not None and isinstance(stored, dict):
+        stored = stored_as_now(stored)
+    if stored != io.to_jsonable(run):
         raise ValueError(f"the checkpoint in {directory} was made for another configuration ({meta.get('run')}); "
                          f"use another checkpoint_dir or delete it{hint}")
     own = model.state_dict()

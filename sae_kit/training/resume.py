@@ -29,9 +29,7 @@ def run_signature(sae_cfg: SAEConfig, cfg: TrainConfig) -> dict:
     t = {k: v for k, v in asdict(cfg).items() if k not in ("checkpoint_dir", "checkpoint_every", "progress", "device")}
     if not t["record_mcs"]:
         del t["record_mcs"]  # checkpoints written before the option existed still resume
-    for k, v in _BEFORE.items():  # fields added later, at the value that reproduces what came before: left out
-        if t[k] == v:
-            del t[k]
+    t = _without_old_values(t)
     # the dtype the products actually ran in ("auto" resolves per machine); float32 is left out, so checkpoints
     # written before the option existed (all float32) still resume
     if resolve_matmul_dtype(cfg.matmul_dtype, resolve_device(cfg.device)) is None:
@@ -41,12 +39,22 @@ def run_signature(sae_cfg: SAEConfig, cfg: TrainConfig) -> dict:
     return {"sae": sae_cfg.to_dict(), "train": t}
 
 
+def _without_old_values(train: dict) -> dict:
+    """Fields added later, at the value that reproduces what came before, left out: a checkpoint written before a
+    field existed, or while the kit still recorded it at that value, resumes."""
+    return {k: v for k, v in train.items() if not (k in _BEFORE and v == _BEFORE[k])}
+
+
+def _stored_as_now(signature: dict) -> dict:
+    return {**signature, "train": _without_old_values(signature.get("train", {}))}
+
+
 def resume(run: Run) -> bool:
     """Load a checkpoint (if the folder holds one) into the run; returns whether that run had finished."""
     hint = (" (a checkpoint from float32 products, on a machine or kit version without bfloat16 training, loads with "
             "TrainConfig(matmul_dtype='float32'))")
     loaded = load_run(Path(run.cfg.checkpoint_dir), run_signature(run.sae.cfg, run.cfg), run.sae, "sae",
-                      {"rng.data": run.batches.g}, hint)
+                      {"rng.data": run.batches.g}, hint, stored_as_now=_stored_as_now)
     if loaded is None:
         return False
     opt_tensors, meta = loaded
